@@ -156,6 +156,8 @@ export interface Snapshotter {
 export interface InputPort {
   /** Delivers one of the primary's recorded inputs to a shadow, in seq order. */
   feed(record: InputRecord): void;
+  /** The primary will record no more inputs: a shadow that asks for one has diverged. */
+  endOfInput(): void;
 }
 
 export interface ResourceLimits {
@@ -208,7 +210,12 @@ export interface VmRequest {
    * reaches `target.epoch`, checks its state against `target.digest`, and then continues. Inputs
    * come from `log` until it is exhausted; then a primary reads the outside world again.
    */
-  readonly restore?: { readonly target: RestoreTarget | null; readonly log: InputLogReader };
+  readonly restore?: {
+    readonly target: RestoreTarget | null;
+    readonly log: InputLogReader;
+    /** The VM does not pause at epochs up to this one (it reports them): it is catching up. */
+    readonly catchUpTo: number;
+  };
 }
 
 /** A hypervisor: creates VMs of one computation image. */

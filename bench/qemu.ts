@@ -1,0 +1,104 @@
+// QEMU driver costs on real TCG guests: page diff of guest RAM vs a plain read, checkpoint and
+// rollback, and the slowdown of a recording (lockstep) primary against a plain TCG run.
+import { median, type BenchLine } from './line.js';
+import { QemuDriver } from '../src/drivers/qemu/driver.js';
+import { ensureGuest } from '../src/drivers/qemu/guest-build.js';
+import { createReplica, step, type Replica } from '../src/drivers/qemu/harness.js';
+import { RamFile } from '../src/drivers/qemu/ram.js';
+import type { EpochReport, RestoreTarget } from '../src/drivers/types.js';
+
+const mib256 = 256 * 2 ** 20;
+
+function timed<T>(fn: () => T): [T, number] {
+  const start = performance.now();
+  const value = fn();
+  return [value, performance.now() - start];
+}
+
+/** Workload rounds the guest printed across `reports` (its own measure of progress). */
+function rounds(reports: readonly EpochReport[]): number {
+  const text = Buffer.concat(reports.flatMap((r) => r.outputs.map((o) => o.bytes))).toString();
+  return (text.match(/round \d+ sum/g) ?? []).length;
+}
+
+async function bootAndRun(driver: QemuDriver, epochs: number, memoryBytes: number): Promise<Replica> {
+  const vm = await createReplica(driver, 'bench', 'primary', driver.profiles()[0]!, { limits: { memoryBytes } });
+  const first = vm.next();
+  await vm.vm.start();
+  await first;
+  for (let i = 1; i < epochs; i++) await step([vm]);
+  return vm;
+}
+
+async function memoryAndCheckpoints(): Promise<BenchLine[]> {
+  const driver = new QemuDriver({ mode: 'free', epochMs: 1000 });
+  try {
+    const vm = await bootAndRun(driver, 4, mib256);
+    const ram = new RamFile(`${driver.runtimePath}/bench.ram`);
+    const reads: number[] = [];
+    const diffs: number[] = [];
+    let before = ram.readAll();
+    for (let i = 0; i < 3; i++) {
+      const [after, readMs] = timed(() => ram.readAll());
+      reads.push(readMs);
+      const [, diffMs] = timed(() => {
+        let differing = 0;
+        for (let offset = 0; offset < after.length; offset += 4096) {
+          if (Buffer.compare(before.subarray(offset, offset + 4096), after.subarray(offset, offset + 4096)) !== 0) differing++;
+        }
+        return differing;
+      });
+      diffs.push(diffMs + readMs);
+      before = after;
+    }
+    const checkpointStart = performance.now();
+    const delta = await vm.vm.snapshot();
+    const checkpointMs = performance.now() - checkpointStart;
+    const report = vm.reports.at(-1)!;
+    await vm.vm.kill('bench rollback');
+    const target: RestoreTarget = { epoch: delta.epoch, digest: report.digest, driverState: delta.driverState, readPage: (p) => delta.changed.get(p)! };
+    const restored = await createReplica(driver, 'bench2', 'primary', driver.profiles()[0]!, {
+      limits: { memoryBytes: mib256 },
+      restore: { target, log: { read: () => [], length: 0 }, catchUpTo: 0 },
+    });
+    const next = restored.next();
+    const rollbackStart = performance.now();
+    await restored.vm.start();
+    await next;
+    const rollbackMs = performance.now() - rollbackStart - 1000;
+    return [
+      { name: 'qemu: plain read of 256 MiB guest RAM', value: median(reads), unit: 'ms' },
+      { name: 'qemu: page diff of 256 MiB guest RAM (read + compare)', value: median(diffs), unit: 'ms' },
+      { name: 'qemu: checkpoint (snapshot-save + disk copy + pages) 256 MiB', value: checkpointMs, unit: 'ms' },
+      { name: 'qemu: rollback (new QEMU + loadvm + RAM check) 256 MiB', value: Math.max(0, rollbackMs), unit: 'ms' },
+    ];
+  } finally {
+    await driver.close();
+  }
+}
+
+async function roundsPerSecond(mode: 'free' | 'lockstep'): Promise<number> {
+  const driver = new QemuDriver({ mode, epochMs: 1000 });
+  try {
+    const vm = await bootAndRun(driver, 6, 128 * 2 ** 20);
+    for (let i = 0; i < 4; i++) await step([vm]);
+    const window = vm.reports.slice(-4);
+    const seconds = window.reduce((sum, r) => sum + r.metrics.runMs, 0) / 1000;
+    return seconds > 0 ? rounds(window) / seconds : 0;
+  } finally {
+    await driver.close();
+  }
+}
+
+export async function run(): Promise<BenchLine[]> {
+  await ensureGuest();
+  const lines = await memoryAndCheckpoints();
+  const plain = await roundsPerSecond('free');
+  const recording = await roundsPerSecond('lockstep');
+  lines.push(
+    { name: 'qemu: workload rounds/s, plain TCG', value: plain, unit: 'rounds/s' },
+    { name: 'qemu: workload rounds/s, recording lockstep primary', value: recording, unit: 'rounds/s' },
+    { name: 'qemu: lockstep slowdown (plain TCG / recording primary)', value: recording > 0 ? plain / recording : 0, unit: 'x' },
+  );
+  return lines;
+}

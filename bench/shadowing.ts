@@ -1,0 +1,87 @@
+// The cost of shadowing a real computation (guests/bin/pipeline.wasm), measured in one run:
+// the guest bare (our WASI, no instrumentation, no epochs), under shadowvm with no shadow, and
+// with one shadow; and the size of the differential log against full captures.
+
+import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { createWasi, ProcExit } from '../src/drivers/wasm/wasi/index.js';
+import { DEFAULT_CONFIG, type ComputationConfig } from '../src/manager/config.js';
+import { launchWasm } from '../src/manager/launch.js';
+import type { ComputationReport } from '../src/manager/report.js';
+import { openSqliteStore } from '../src/store/sqlite.js';
+import { median, type BenchLine } from './line.js';
+
+const PIPELINE = fileURLToPath(new URL('../../guests/bin/pipeline.wasm', import.meta.url));
+const ARGS = ['42', '200000'];
+const REPS = 3;
+
+/** The guest alone: uninstrumented module, our WASI layer recording nothing, output dropped. */
+async function bare(): Promise<number> {
+  const module = await WebAssembly.compile(readFileSync(PIPELINE));
+  const start = performance.now();
+  const wasi = createWasi({
+    args: ['pipeline.wasm', ...ARGS],
+    env: {},
+    stdin: { read: () => 0 },
+    gate: { take: (_kind, live) => live() },
+    output: () => {},
+  });
+  const instance = await WebAssembly.instantiate(module, { wasi_snapshot_preview1: wasi.imports } as WebAssembly.Imports);
+  wasi.bind(instance.exports.memory as WebAssembly.Memory);
+  try {
+    (instance.exports._start as () => void)();
+  } catch (error) {
+    if (!(error instanceof ProcExit) || error.code !== 0) throw error;
+  }
+  wasi.close();
+  return performance.now() - start;
+}
+
+async function shadowed(shadows: number): Promise<{ ms: number; report: ComputationReport }> {
+  const store = openSqliteStore({ path: ':memory:' });
+  const config: ComputationConfig = { ...DEFAULT_CONFIG, shadows };
+  const start = performance.now();
+  try {
+    const report = await launchWasm({ wasmPath: PIPELINE, args: ARGS, env: {}, config, store, sink: { write: () => {} }, writeLine: () => {} });
+    return { ms: performance.now() - start, report };
+  } finally {
+    store.close();
+  }
+}
+
+export async function run(): Promise<BenchLine[]> {
+  const bareMs: number[] = [];
+  const aloneMs: number[] = [];
+  const oneMs: number[] = [];
+  let report: ComputationReport | undefined;
+  // Interleaved, so that a burst of load from elsewhere hits all three alike.
+  for (let rep = 0; rep < REPS; rep++) {
+    bareMs.push(await bare());
+    aloneMs.push((await shadowed(0)).ms);
+    const one = await shadowed(1);
+    oneMs.push(one.ms);
+    report = one.report;
+  }
+  const [b, a, o] = [median(bareMs), median(aloneMs), median(oneMs)];
+  const log = report?.log ?? { bytesLogged: 0, fullCaptureBytes: 1 };
+  return [
+    { name: 'pipeline bare (our WASI, no instrumentation)', value: Math.round(b), unit: 'ms' },
+    { name: 'pipeline under shadowvm, 0 shadows', value: Math.round(a), unit: 'ms' },
+    { name: 'pipeline under shadowvm, 1 shadow', value: Math.round(o), unit: 'ms' },
+    { name: 'shadowed primary wall time / bare (1 shadow)', value: o / b, unit: '×', goal: '≤ 1.10', ok: o / b <= 1.1 },
+    { name: 'shadowed (1 shadow) / unshadowed under shadowvm', value: o / a, unit: '×' },
+    { name: 'epochs in the shadowed run', value: report?.epochs ?? 0, unit: 'epochs' },
+    {
+      name: 'log bytes / full-capture bytes (healthy run)',
+      value: log.bytesLogged / Math.max(1, log.fullCaptureBytes),
+      unit: 'ratio',
+      goal: '≤ 0.001',
+      ok: log.bytesLogged / Math.max(1, log.fullCaptureBytes) <= 0.001,
+    },
+  ];
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { formatLine } = await import('./line.js');
+  for (const line of await run()) console.log(formatLine(line));
+}

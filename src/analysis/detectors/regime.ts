@@ -1,0 +1,206 @@
+// Regime detector: flags the START of a new behaviour in a stream whose normal behaviour is
+// unknown in advance, once, then only learns while the new behaviour becomes familiar.
+//
+// 1. Values are quantised at several resolutions over the range seen so far. For each resolution
+//    the detector remembers when it last saw each level and each pair (level k points ago, level
+//    now) for k = 1..lags. A point's surprise is the fraction of those contexts it completes
+//    without having seen them within `horizon` points. Coarse resolutions only go unseen for large
+//    changes, so big anomalies score near 1 and small pattern changes score a little.
+// 2. The surprise rate over a short window is judged against its own long-run mean and spread
+//    (deviations in standard deviations), so one threshold fits series of any scale and noise.
+// 3. Output is sparse: only the point where the deviation first reaches `fireDeviation` scores
+//    above 0 (more the larger the deviation); afterwards the detector learns silently for
+//    `suppress` points. NAB rewards the earliest detection in a window and charges every extra one.
+// Memory is fixed: one table of last-seen indices and a few short rings.
+
+import { z } from 'zod';
+import type { Detector, DetectorState } from '../detector.js';
+import { RingBuffer } from '../ring.js';
+import { deviationScore } from '../score.js';
+import { DetectorStateError } from '../errors.js';
+import { finite, finiteArray, parseOptions, parseState } from '../state.js';
+
+const NAME = 'regime';
+
+const optionsSchema = z
+  .object({
+    /** Quantisation resolutions over the known range (each gets two more levels beyond it). */
+    resolutions: z.array(z.number().int().min(2).max(40)).min(1).max(4).default([4, 8, 16]),
+    /** Pair contexts (level k points ago, level now) for k = 1..lags. */
+    lags: z.number().int().min(1).max(16).default(7),
+    /** Points after which a context not seen again counts as unseen (bounds what "normal" is). */
+    horizon: z.number().int().min(1).default(10_000),
+    /** Points that only teach the detector: scores stay 0. */
+    learn: z.number().int().min(0).default(150),
+    /** Length of the recent-surprise window. */
+    shortWindow: z.number().int().min(1).max(1000).default(3),
+    /** Forgetting of the long-run surprise statistics. */
+    longAlpha: z.number().gt(0).lt(1).default(0.002),
+    /** Deviation (in standard deviations of the surprise rate) at which the detector fires. */
+    fireDeviation: z.number().positive().default(2),
+    /** Deviation that alone scores 0.5; weaker firings score below 0.5 unless far beyond the range. */
+    confidentDeviation: z.number().positive().default(8),
+    /** Points of learning only after a firing. */
+    suppress: z.number().int().min(0).default(100),
+  })
+  .strict();
+
+type Options = z.infer<typeof optionsSchema>;
+
+/** Points after the learning period before the rate statistics are trusted. */
+const RATE_WARMUP = 20;
+/** Excursion (fraction of the known range) that alone makes a firing score 0.5. */
+const EXCURSION_HALF = 0.25;
+
+const stateSchema = z.object({
+  count: finite,
+  low: finite,
+  high: finite,
+  lastSeen: z.array(z.tuple([finite, finite])),
+  history: z.array(finiteArray),
+  recent: finiteArray,
+  recentSum: finite,
+  excursions: finiteArray,
+  rateMean: finite,
+  rateVariance: finite,
+  holdOff: finite,
+});
+
+export class RegimeDetector implements Detector {
+  readonly name = NAME;
+  private readonly options: Options;
+  /** Per context key, the point index it was last seen at (-1: never). */
+  private readonly lastSeen: Float64Array;
+  /** Per resolution, the last `lags` levels. */
+  private readonly history: RingBuffer[];
+  private readonly recent: RingBuffer;
+  private readonly excursions: RingBuffer;
+  private count = 0;
+  private low = 0;
+  private high = 0;
+  private recentSum = 0;
+  private rateMean = 0;
+  private rateVariance = 0;
+  private holdOff = 0;
+
+  constructor(options?: Record<string, unknown>) {
+    this.options = parseOptions(NAME, options, optionsSchema);
+    const { resolutions, lags } = this.options;
+    // One table for every resolution: its levels, then its lagged pairs.
+    this.lastSeen = new Float64Array(resolutions.reduce((n, bins) => n + (bins + 2) * (1 + lags * (bins + 2)), 0)).fill(-1);
+    this.history = resolutions.map(() => new RingBuffer(lags));
+    this.recent = new RingBuffer(this.options.shortWindow);
+    this.excursions = new RingBuffer(this.options.shortWindow);
+  }
+
+  update(value: number): number {
+    // How far beyond the known range, in units of that range: large steps and spikes go far
+    // beyond it, noise at most a little. It sets the confidence of a firing, not its timing.
+    const span = this.high - this.low;
+    const excursion = this.count === 0 ? 0 : Math.max(0, value - this.high, this.low - value) / (span > 0 ? span : Math.abs(this.high) + 1);
+    this.excursions.push(excursion);
+    const surprise = this.surprise(value);
+    const evicted = this.recent.push(surprise);
+    this.recentSum += surprise - (evicted ?? 0);
+    const rate = this.recentSum / this.recent.size;
+    this.count++;
+    if (this.count <= this.options.learn) return 0;
+    // The rate statistics start after the learning period (early, all-new contexts would
+    // inflate them) and need a few points before a deviation means anything.
+    const warm = this.count > this.options.learn + RATE_WARMUP;
+    const deviation = warm ? (rate - this.rateMean) / (Math.sqrt(this.rateVariance) + 1e-3) : 0;
+    this.learnRate(rate);
+    if (this.holdOff > 0) {
+      this.holdOff--;
+      return 0;
+    }
+    if (deviation < this.options.fireDeviation) return 0;
+    this.holdOff = this.options.suppress;
+    // The largest over the recent window: a step's first point widens the range for the next.
+    let recentExcursion = 0;
+    for (let i = 0; i < this.excursions.size; i++) recentExcursion = Math.max(recentExcursion, this.excursions.at(i));
+    const beyond = recentExcursion / (recentExcursion + EXCURSION_HALF);
+    return 1 - (1 - deviationScore(deviation, this.options.confidentDeviation)) * (1 - beyond);
+  }
+
+  /** Fraction of contexts, over all resolutions, that the point completes unseen within the horizon. */
+  private surprise(value: number): number {
+    if (this.count === 0) {
+      this.low = value;
+      this.high = value;
+    }
+    const t = this.count;
+    const { horizon, lags, resolutions } = this.options;
+    const span = this.high - this.low;
+    let unseen = 0;
+    let contexts = 0;
+    let base = 0;
+    for (let r = 0; r < resolutions.length; r++) {
+      const bins = resolutions[r]!;
+      const L = bins + 2;
+      const level = value < this.low ? 0 : value > this.high ? L - 1 : span <= 0 ? 1 : 1 + Math.min(bins - 1, Math.floor(((value - this.low) / span) * bins));
+      const history = this.history[r]!;
+      const n = history.size;
+      for (let k = 0; k <= Math.min(lags, n); k++) {
+        // k = 0 is the level alone; k >= 1 pairs it with the level k points ago.
+        const key = k === 0 ? base + level : base + L + ((k - 1) * L + history.at(n - k)) * L + level;
+        const last = this.lastSeen[key]!;
+        contexts++;
+        if (last < 0 || t - last > horizon) unseen++;
+        this.lastSeen[key] = t;
+      }
+      history.push(level);
+      base += L * (1 + lags * L);
+    }
+    if (value < this.low) this.low = value;
+    if (value > this.high) this.high = value;
+    return unseen / contexts;
+  }
+
+  private learnRate(rate: number): void {
+    const a = Math.max(this.options.longAlpha, 1 / (this.count - this.options.learn));
+    const diff = rate - this.rateMean;
+    this.rateMean += a * diff;
+    this.rateVariance = (1 - a) * (this.rateVariance + a * diff * diff);
+  }
+
+  save(): DetectorState {
+    const lastSeen: [number, number][] = [];
+    this.lastSeen.forEach((t, key) => {
+      if (t >= 0) lastSeen.push([key, t]);
+    });
+    return {
+      detector: NAME,
+      data: {
+        count: this.count,
+        low: this.low,
+        high: this.high,
+        lastSeen,
+        history: this.history.map((h) => h.toArray()),
+        recent: this.recent.toArray(),
+        recentSum: this.recentSum,
+        excursions: this.excursions.toArray(),
+        rateMean: this.rateMean,
+        rateVariance: this.rateVariance,
+        holdOff: this.holdOff,
+      },
+    };
+  }
+
+  restore(state: DetectorState): void {
+    const d = parseState(NAME, state, stateSchema);
+    if (d.history.length !== this.history.length) throw new DetectorStateError(NAME, `state has ${d.history.length} resolutions, this detector ${this.history.length}`);
+    this.count = d.count;
+    this.low = d.low;
+    this.high = d.high;
+    this.lastSeen.fill(-1);
+    for (const [key, t] of d.lastSeen) if (key >= 0 && key < this.lastSeen.length) this.lastSeen[key] = t;
+    this.history.forEach((h, r) => h.fill(d.history[r]!));
+    this.recent.fill(d.recent);
+    this.recentSum = d.recentSum;
+    this.excursions.fill(d.excursions);
+    this.rateMean = d.rateMean;
+    this.rateVariance = d.rateVariance;
+    this.holdOff = d.holdOff;
+  }
+}

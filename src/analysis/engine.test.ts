@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { AnalysisEngine } from './engine.js';
+import type { EpochFeatures } from './features.js';
+import { gaussianNoise } from './testing.js';
+
+/** A primary with steady timing, a shadow whose pages start to differ at epoch 300, leaking memory. */
+function epoch(e: number, noise: number): EpochFeatures {
+  const vm = (name: string, role: 'primary' | 'shadow') => ({
+    vm: name, role, epoch: e, epochWallMs: 50 + noise, wallTimeRatio: 1, instructionsPerSecond: 1e6,
+    memoryPages: 100 + 2 * e, memoryGrowthPages: 2, memoryLimitPages: 2000, syscalls: 10, extra: {},
+  });
+  return {
+    computation: 'job', epoch: e, vms: [vm('p', 'primary'), vm('s', 'shadow')],
+    pairs: [{ primary: 'p', shadow: 's', epoch: e, differingPages: e >= 300 ? 40 : 0, diffBytes: 0, outputMismatches: 0, syscallMismatches: 0, shadowLagMs: 1 }],
+  };
+}
+
+test('the engine flags the diverging shadow, forecasts memory exhaustion, and restores exactly', () => {
+  const noise = gaussianNoise(9, 400);
+  const engine = new AnalysisEngine();
+  let restored: AnalysisEngine | undefined;
+  for (let e = 0; e < 400; e++) {
+    const scores = engine.observe(epoch(e, noise[e]!));
+    const shadow = scores.find((s) => s.vm === 's')!;
+    if (e === 250) {
+      restored = new AnalysisEngine();
+      restored.restore(JSON.parse(JSON.stringify(engine.save())));
+    } else if (restored !== undefined) {
+      assert.deepEqual(restored.observe(epoch(e, noise[e]!)), scores);
+    }
+    if (e > 50 && e < 300) assert.ok(shadow.score < 0.5, `epoch ${e}: quiet before the divergence, got ${JSON.stringify(shadow.byFeature)}`);
+    if (e === 300) assert.ok((shadow.byFeature['diff.differingPages'] ?? 0) >= 0.5, 'divergence flagged at once');
+    if (e === 399) {
+      // memory 898 pages growing 2 per epoch, ceiling 2000: about 551 epochs left
+      assert.ok(shadow.forecast !== undefined && Math.abs(shadow.forecast.crossesAt - 551) <= 3, JSON.stringify(shadow.forecast));
+    }
+  }
+});

@@ -1,0 +1,138 @@
+// The analysis engine: per computation, per VM (or primary/shadow pair) and per feature, one
+// detector instance; per VM one memory forecaster. observe() turns an epoch's features into a
+// score per VM, and save()/restore() carry every model's state with a checkpoint.
+
+import { z } from 'zod';
+import type { Detector, DetectorState, Forecaster } from './detector.js';
+import { DetectorStateError } from './errors.js';
+import { HoltForecaster } from './detectors/holt.js';
+import { pairFeatureValues, vmFeatureValues, type EpochFeatures } from './features.js';
+import { createDetector } from './registry.js';
+
+export interface EngineOptions {
+  /** Detector (registry name and options) used for a feature unless `byFeature` names another. */
+  readonly detector?: { readonly name: string; readonly options?: Record<string, unknown> };
+  readonly byFeature?: Readonly<Record<string, { readonly name: string; readonly options?: Record<string, unknown> }>>;
+  /** Options of the Holt memory forecaster. */
+  readonly forecaster?: Record<string, unknown>;
+  /** Memory ceiling in pages when a VM's features carry none. */
+  readonly memoryLimitPages?: number;
+}
+
+export interface VmScore {
+  readonly vm: string;
+  readonly epoch: number;
+  /** Max over features, in [0,1]. */
+  readonly score: number;
+  readonly byFeature: Readonly<Record<string, number>>;
+  /** Present when memory is forecast to reach the VM's ceiling. */
+  readonly forecast?: { readonly feature: string; readonly crossesAt: number };
+}
+
+export interface EngineState {
+  readonly version: 1;
+  readonly detectors: Readonly<Record<string, DetectorState>>;
+  readonly forecasters: Readonly<Record<string, DetectorState>>;
+}
+
+const stateSchema = z.object({
+  version: z.literal(1),
+  detectors: z.record(z.string(), z.object({ detector: z.string(), data: z.record(z.string(), z.json()) })),
+  forecasters: z.record(z.string(), z.object({ detector: z.string(), data: z.record(z.string(), z.json()) })),
+});
+
+const SEP = '\u0000';
+/**
+ * Memory grows steadily in healthy runs; Holt follows the trend and flags breaks from it.
+ * Replicas are deterministic, so any state difference is a failure signal from the first epoch.
+ */
+const DEFAULT_BY_FEATURE: Readonly<Record<string, { readonly name: string; readonly options?: Record<string, unknown> }>> = {
+  memoryPages: { name: 'holt' },
+  'diff.differingPages': { name: 'divergence' },
+  'diff.outputMismatches': { name: 'divergence' },
+  'diff.syscallMismatches': { name: 'divergence' },
+};
+const MEMORY = 'memoryPages';
+
+export class AnalysisEngine {
+  private readonly detectors = new Map<string, Detector>();
+  private readonly forecasters = new Map<string, Forecaster>();
+
+  constructor(private readonly options: EngineOptions = {}) {}
+
+  observe(features: EpochFeatures): VmScore[] {
+    const byVm = new Map<string, Record<string, number>>();
+    const add = (vm: string, values: Record<string, number>): void => {
+      const scores = byVm.get(vm) ?? {};
+      for (const [feature, value] of Object.entries(values)) {
+        if (!Number.isFinite(value)) continue;
+        scores[feature] = this.detector(features.computation, vm, feature).update(value);
+      }
+      byVm.set(vm, scores);
+    };
+    for (const v of features.vms) add(v.vm, vmFeatureValues(v));
+    for (const p of features.pairs) add(p.shadow, pairFeatureValues(p));
+    return [...byVm].map(([vm, byFeature]) => {
+      const score = Math.max(0, ...Object.values(byFeature));
+      const forecast = this.forecastMemory(features, vm);
+      return { vm, epoch: features.epoch, score, byFeature, ...(forecast !== undefined ? { forecast } : {}) };
+    });
+  }
+
+  /** Drops every model of a finished computation, so state stays bounded. */
+  forget(computation: string): void {
+    const prefix = `${computation}${SEP}`;
+    for (const map of [this.detectors, this.forecasters]) for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
+  }
+
+  save(): EngineState {
+    return {
+      version: 1,
+      detectors: Object.fromEntries([...this.detectors].map(([k, d]) => [k, d.save()])),
+      forecasters: Object.fromEntries([...this.forecasters].map(([k, f]) => [k, f.save()])),
+    };
+  }
+
+  restore(state: EngineState): void {
+    const parsed = stateSchema.safeParse(state);
+    if (!parsed.success) throw new DetectorStateError('analysis-engine', parsed.error.issues[0]?.message ?? 'malformed');
+    this.detectors.clear();
+    this.forecasters.clear();
+    for (const [key, s] of Object.entries(parsed.data.detectors)) {
+      const [computation = '', vm = '', feature = ''] = key.split(SEP);
+      this.detector(computation, vm, feature).restore(s);
+    }
+    for (const [key, s] of Object.entries(parsed.data.forecasters)) {
+      const forecaster = new HoltForecaster(this.options.forecaster);
+      forecaster.restore(s);
+      this.forecasters.set(key, forecaster);
+    }
+  }
+
+  private detector(computation: string, vm: string, feature: string): Detector {
+    const key = [computation, vm, feature].join(SEP);
+    let detector = this.detectors.get(key);
+    if (detector === undefined) {
+      const spec = this.options.byFeature?.[feature] ?? DEFAULT_BY_FEATURE[feature] ?? this.options.detector ?? { name: 'ensemble' };
+      detector = createDetector(spec.name, spec.options);
+      this.detectors.set(key, detector);
+    }
+    return detector;
+  }
+
+  private forecastMemory(features: EpochFeatures, vm: string): VmScore['forecast'] {
+    const v = features.vms.find((x) => x.vm === vm);
+    if (v === undefined) return undefined;
+    const key = [features.computation, vm].join(SEP);
+    let forecaster = this.forecasters.get(key);
+    if (forecaster === undefined) {
+      forecaster = new HoltForecaster(this.options.forecaster);
+      this.forecasters.set(key, forecaster);
+    }
+    forecaster.update(v.memoryPages);
+    const limit = v.memoryLimitPages ?? this.options.memoryLimitPages;
+    if (limit === undefined) return undefined;
+    const crossing = forecaster.forecastCrossing(limit);
+    return crossing === null ? undefined : { feature: MEMORY, crossesAt: crossing.epochs };
+  }
+}

@@ -1,0 +1,16 @@
+// Shared-memory protocol between the ONNX detector (main thread) and its worker.
+
+export const Slot = { Idle: 0, Request: 1, Done: 2, Failed: 3, Stop: 4 } as const;
+
+export interface OnnxChannel {
+  /** Int32[1]: the Slot state. */
+  readonly control: SharedArrayBuffer;
+  /** Float32[window]: the values the model scores. */
+  readonly input: SharedArrayBuffer;
+  /** Float64[1]: the model's first output value. */
+  readonly output: SharedArrayBuffer;
+  /** UTF-8 error text when the state is Failed. */
+  readonly message: SharedArrayBuffer;
+  /** The model's bytes. */
+  readonly model: Uint8Array;
+}

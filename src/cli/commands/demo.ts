@@ -1,0 +1,116 @@
+// `shadowvm demo` (npm start): the bundled data pipeline runs once unshadowed as the reference,
+// then with 2 shadows and a bit flipped in the primary's memory mid-run. The run shows the
+// divergence at that epoch, the vote, the rollback, and a final output identical to the reference.
+
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_CONFIG } from '../../manager/config.js';
+import { launchWasm } from '../../manager/launch.js';
+import type { ComputationReport } from '../../manager/report.js';
+import { Progress, summary, table } from '../display.js';
+import { UsageError, parseCount } from '../parse.js';
+import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
+
+export const DEMO_USAGE = `usage: shadowvm demo [--rows N] [--json] [--store PATH]
+  runs guests/bin/pipeline.wasm (seeded sensor data: sort, aggregate, simulate, checksum) with 2
+  shadows, flips a bit in the primary mid-run, and shows detection, vote, rollback and a correct result`;
+
+const PIPELINE = fileURLToPath(new URL('../../../../guests/bin/pipeline.wasm', import.meta.url));
+
+interface Captured {
+  readonly report: ComputationReport;
+  readonly stdout: Buffer;
+}
+
+export async function demoCommand(argv: readonly string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: [...argv], strict: true, options: { rows: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION } }));
+  } catch (error) {
+    throw new UsageError(`demo: ${(error as Error).message.split('\n')[0]}; ${DEMO_USAGE.split('\n')[0]}`);
+  }
+  const rows = values.rows !== undefined ? parseCount('--rows', values.rows, 1) : 400_000;
+  const json = values.json === true;
+  const say = (text: string) => {
+    if (!json) process.stderr.write(`${text}\n`);
+  };
+  const store = openStoreFromFlag(values.store);
+  try {
+    const args = ['42', String(rows)];
+    say(`shadowvm demo: pipeline.wasm ${args.join(' ')} — sort, aggregate and simulate seeded sensor data\n`);
+    say('1/2 reference run: the primary alone, no fault');
+    const reference = await capture(store, args, { shadows: 0, faults: [] }, json);
+    const faultEpoch = Math.max(2, Math.ceil(reference.report.epochs / 2));
+    say(`    ${reference.report.epochs} epochs, output sha256 ${sha256(reference.stdout).slice(0, 16)}…\n`);
+    say(`2/2 shadowed run: 2 shadows, one bit flipped in the primary's memory at the end of epoch ${faultEpoch}`);
+    const faulted = await capture(
+      store,
+      args,
+      { shadows: 2, faults: [{ target: 'primary', epoch: faultEpoch, fault: { kind: 'bitflip', bit: 3 } }] },
+      json,
+    );
+    const identical = reference.stdout.equals(faulted.stdout);
+    const detectedAt = faulted.report.divergences.find((d) => d.vm.endsWith('shadow1') || d.vm.endsWith('shadow2'))?.epoch;
+    const outcome = {
+      reference: { computationId: reference.report.computationId, epochs: reference.report.epochs, sha256: sha256(reference.stdout) },
+      shadowed: faulted.report,
+      faultEpoch,
+      detectedAtEpoch: detectedAt ?? null,
+      rolledBack: faulted.report.rollbacks.length > 0,
+      outputIdentical: identical,
+    };
+    if (json) {
+      process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+    } else {
+      say('');
+      process.stderr.write(summary(faulted.report));
+      say('');
+      say(
+        table([
+          ['fault injected', 'divergence detected', 'vote', 'rollback', 'final output'],
+          [
+            `primary, epoch ${faultEpoch}`,
+            detectedAt !== undefined ? `epoch ${detectedAt}` : 'no',
+            faulted.report.votes[0]?.message.replace(/^vote: /, '') ?? 'none',
+            faulted.report.rollbacks.length > 0 ? `yes (${faulted.report.rollbacks.length})` : 'no',
+            identical ? `identical to the reference (sha256 ${sha256(faulted.stdout).slice(0, 16)}…)` : 'DIFFERENT from the reference',
+          ],
+        ]),
+      );
+      say(`\nthe differential log: npx shadowvm log ${faulted.report.computationId}`);
+    }
+    return identical && faulted.report.exitCode === 0 ? 0 : 1;
+  } finally {
+    store.close();
+  }
+}
+
+async function capture(
+  store: ReturnType<typeof openStoreFromFlag>,
+  args: readonly string[],
+  overrides: { shadows: number; faults: typeof DEFAULT_CONFIG.faults },
+  quiet: boolean,
+): Promise<Captured> {
+  const chunks: Buffer[] = [];
+  const progress = new Progress(process.stderr, 'pipeline.wasm', quiet);
+  try {
+    const report = await launchWasm({
+      wasmPath: PIPELINE,
+      args,
+      env: {},
+      config: { ...DEFAULT_CONFIG, ...overrides },
+      store,
+      sink: { write: (stream, bytes) => (stream === 'stdout' ? chunks.push(Buffer.from(bytes)) : undefined) },
+      observers: [progress],
+      onEvent: (event) => progress.event(event),
+    });
+    return { report, stdout: Buffer.concat(chunks) };
+  } finally {
+    progress.clear();
+  }
+}
+
+function sha256(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,89 @@
+// What shadowvm itself says on stderr while a computation runs: a progress line (on a terminal),
+// notable events as they happen, and a summary table at the end.
+
+import type { ComputationReport } from '../manager/report.js';
+import type { ComputationEvent, EpochObserver, EpochOutcome } from '../manager/ports.js';
+
+const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set(['vote', 'rollback', 'refork', 'drop-shadow', 'restore-verified', 'restore-mismatch', 'fault']);
+
+export class Progress implements EpochObserver {
+  private readonly tty: boolean;
+  private lastDraw = 0;
+  private lineShown = false;
+  private divergences = 0;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly label: string,
+    private readonly quiet: boolean,
+  ) {
+    this.tty = Boolean(out.isTTY) && !quiet;
+  }
+
+  observe(outcome: EpochOutcome): void {
+    this.divergences += outcome.differences.size;
+    const now = performance.now();
+    if (!this.tty || now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const primary = [...outcome.reports.values()][0];
+    const memory = primary ? `${((primary.metrics.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
+    const spin = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[outcome.epoch % 10];
+    this.draw(`${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  divergences ${this.divergences}`);
+  }
+
+  event(event: ComputationEvent): void {
+    if (this.quiet || !NOTABLE.has(event.kind)) return;
+    this.clear();
+    this.out.write(`shadowvm: epoch ${event.epoch}: ${event.message}\n`);
+  }
+
+  clear(): void {
+    if (this.lineShown) this.out.write('\r\x1b[2K');
+    this.lineShown = false;
+  }
+
+  private draw(text: string): void {
+    const width = this.out.columns ?? 100;
+    this.out.write(`\r\x1b[2K${text.slice(0, width - 1)}`);
+    this.lineShown = true;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 2 ** 30) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+}
+
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+}
+
+export function summary(report: ComputationReport): string {
+  const ratio = report.log.fullCaptureBytes > 0 ? `1/${Math.round(1 / Math.max(report.log.ratio, 1e-12)).toLocaleString('en-US')}` : 'n/a';
+  const lines = [
+    `shadowvm: computation ${report.computationId} ended: ${report.end} (exit code ${report.exitCode})`,
+    table([
+      ['epochs', 'verified', 'divergences', 'rollbacks', 're-forks', 'checkpoints', 'wall time', 'log bytes', 'full capture', 'saving'],
+      [
+        String(report.epochs),
+        String(report.verifiedEpochs),
+        String(report.divergences.length),
+        String(report.rollbacks.length),
+        String(report.reforks.length),
+        String(report.checkpoints.length),
+        `${(report.timings.wallMs / 1000).toFixed(2)} s`,
+        formatBytes(report.log.bytesLogged),
+        formatBytes(report.log.fullCaptureBytes),
+        ratio,
+      ],
+    ]),
+    table([
+      ['replica', 'role', 'profile', 'dimensions', 'end'],
+      ...report.replicas.map((r) => [r.id, r.role, r.profile, Object.entries(r.dimensions).map(([k, v]) => `${k}=${v}`).join(' '), r.end ?? 'running']),
+    ]),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,86 @@
+// The QEMU driver: real Linux guests behind the same capability interface as the wasm driver.
+// One driver instance serves one computation; in lockstep mode it holds the computation's
+// timeline, which each new primary (a start or a rollback) replaces with a fresh recording.
+import { mkdirSync, rmSync } from 'node:fs';
+import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
+import { QemuRequestError } from './errors.js';
+import { guestImage, type GuestImage } from './guest-build.js';
+import { RuntimeDir } from './process.js';
+import { qemuProfiles } from './profile.js';
+import { LockstepTimeline } from './timeline.js';
+import { QemuVm, type ShadowingMode } from './vm.js';
+
+export interface QemuDriverOptions {
+  readonly mode?: ShadowingMode;
+  /** Guest image directory (default: the `shadowvm guest build` output). */
+  readonly imageDir?: string;
+  /** Whether KVM boots here (from `detectAccel`); adds the KVM profile. */
+  readonly kvm?: boolean;
+  /** Workload rounds before the guest powers off (0 = forever). */
+  readonly rounds?: number;
+  /** Wall-clock length of an epoch (free mode; lockstep's first epoch). */
+  readonly epochMs?: number;
+}
+
+export class QemuDriver implements Driver {
+  readonly name = 'qemu';
+  readonly mode: ShadowingMode;
+  private readonly image: GuestImage;
+  private readonly runtime: RuntimeDir;
+  private readonly checkpointDir: string;
+  private readonly options: QemuDriverOptions;
+  private readonly vms = new Set<QemuVm>();
+  private timeline: LockstepTimeline | undefined;
+  private primaries = 0;
+
+  constructor(options: QemuDriverOptions = {}) {
+    this.options = options;
+    this.mode = options.mode ?? 'lockstep';
+    this.image = guestImage(options.imageDir);
+    this.runtime = RuntimeDir.create();
+    this.checkpointDir = this.runtime.file('checkpoints');
+    mkdirSync(this.checkpointDir, { mode: 0o700 });
+  }
+
+  /** The runtime directory holding every file of this driver's VMs (for leak checks). */
+  get runtimePath(): string {
+    return this.runtime.path;
+  }
+
+  profiles(): readonly DiversityProfile[] {
+    const all = qemuProfiles(this.options.kvm ?? false);
+    // Replay needs the recorder's exact machine: lockstep shadows cannot differ in hardware.
+    return this.mode === 'lockstep' ? all.slice(0, 1) : all;
+  }
+
+  async createVm(request: VmRequest): Promise<Vm> {
+    if (this.mode === 'lockstep') {
+      if (request.role === 'primary') {
+        this.timeline = new LockstepTimeline(this.runtime.file(`rr-${this.primaries++}.log`));
+      } else if (this.timeline === undefined) {
+        throw new QemuRequestError('create the lockstep primary before its shadows');
+      } else if (request.restore?.target) {
+        throw new QemuRequestError('lockstep shadows follow the primary from its start; restore the primary instead');
+      }
+    }
+    const vm = new QemuVm({
+      request,
+      image: this.image,
+      runtime: this.runtime,
+      checkpointDir: this.checkpointDir,
+      mode: this.mode,
+      ...(this.timeline ? { timeline: this.timeline } : {}),
+      rounds: this.options.rounds ?? 0,
+      epochMs: this.options.epochMs ?? 300,
+    });
+    this.vms.add(vm);
+    return vm;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.vms].map((vm) => vm.kill('driver closed')));
+    this.vms.clear();
+    rmSync(this.checkpointDir, { recursive: true, force: true });
+    this.runtime.remove();
+  }
+}

@@ -1,0 +1,95 @@
+// The embedded default driver: each VM is a WASI guest in a worker thread (or a worker of a child
+// process with other V8 wasm tiers), all created from one instrumented module.
+
+import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
+import { loadInstrumented } from './instrument/cache.js';
+import type { EpochPolicy } from './protocol.js';
+import { WasmVm } from './vm.js';
+
+export interface WasmImage {
+  /** The guest module as built (not yet instrumented). */
+  readonly wasm: Uint8Array;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  readonly inputDir?: string;
+  /** The primary's stdin: an open file descriptor of this process, or none. */
+  readonly stdinFd?: number;
+  readonly epochs: EpochPolicy;
+  readonly cacheDir?: string;
+}
+
+interface WasmProfile extends DiversityProfile {
+  /** V8 flags of a separate replica process; absent for a worker thread in the manager. */
+  readonly v8Flags?: readonly string[];
+}
+
+export const WASM_PROFILES: readonly WasmProfile[] = [
+  { name: 'thread/v8', dimensions: { host: 'worker-thread', engine: 'v8', tiers: 'liftoff+turbofan' } },
+  {
+    name: 'process/liftoff',
+    dimensions: { host: 'child-process', engine: 'v8', tiers: 'liftoff-only' },
+    v8Flags: ['--liftoff', '--no-wasm-tier-up'],
+  },
+  {
+    name: 'process/turbofan',
+    dimensions: { host: 'child-process', engine: 'v8', tiers: 'turbofan-only' },
+    v8Flags: ['--no-liftoff'],
+  },
+];
+
+export class WasmDriver implements Driver {
+  readonly name = 'wasm';
+
+  private constructor(
+    private readonly image: WasmImage,
+    private readonly module: WebAssembly.Module,
+    private readonly bytes: Uint8Array,
+    private readonly globals: readonly string[],
+    readonly moduleHash: string,
+  ) {}
+
+  /** Validates and instruments the guest (cached by module hash). Throws typed user errors. */
+  static async open(image: WasmImage): Promise<WasmDriver> {
+    const instrumented = await loadInstrumented(image.wasm, image.cacheDir);
+    const module = await WebAssembly.compile(instrumented.bytes);
+    return new WasmDriver(image, module, instrumented.bytes, instrumented.globals, instrumented.moduleHash);
+  }
+
+  profiles(): readonly DiversityProfile[] {
+    return WASM_PROFILES;
+  }
+
+  async createVm(request: VmRequest): Promise<Vm> {
+    const profile = WASM_PROFILES.find((p) => p.name === request.profile.name);
+    if (!profile) {
+      const names = WASM_PROFILES.map((p) => p.name).join(', ');
+      throw new Error(`unknown wasm profile ${request.profile.name}; use one of ${names}`);
+    }
+    const replay = request.restore ? [...request.restore.log.read(0)] : [];
+    const live = request.role === 'primary' && this.image.stdinFd !== undefined;
+    return new WasmVm({
+      id: request.id,
+      role: request.role,
+      profile,
+      events: request.events,
+      ...(profile.v8Flags ? { v8Flags: profile.v8Flags } : {}),
+      init: {
+        vmId: request.id,
+        role: request.role,
+        module: profile.v8Flags ? this.bytes : this.module,
+        globals: this.globals,
+        args: this.image.args,
+        env: this.image.env,
+        ...(this.image.inputDir ? { inputDir: this.image.inputDir } : {}),
+        stdin: live ? { kind: 'fd', fd: this.image.stdinFd ?? 0 } : { kind: 'none' },
+        epochs: this.image.epochs,
+        limits: request.limits,
+        replay,
+        freeRunUntil: request.restore?.catchUpTo ?? 0,
+        faults: [],
+      },
+    });
+  }
+
+  async close(): Promise<void> {}
+}

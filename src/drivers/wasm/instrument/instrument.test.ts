@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import binaryen from 'binaryen';
+import { BUDGET_EXPORT, GROW_IMPORT, IMPORT_MODULE } from './abi.js';
+import {
+  InvalidWasmError,
+  Memory64Error,
+  NoMemoryError,
+  NoStartError,
+  NotWasmError,
+  UnsupportedWasmError,
+} from './errors.js';
+import { instrumentModule, type InstrumentedModule } from './instrument.js';
+import { clangAvailable, compileC, runGuest, type GuestRun } from './testing.js';
+
+const GUEST = String.raw`
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned sieve_hash(unsigned n) {
+  char *composite = calloc(n + 1, 1);
+  unsigned h = 0;
+  for (unsigned i = 2; i <= n; i++) {
+    if (composite[i]) continue;
+    h = h * 31 + i;
+    for (unsigned long long j = (unsigned long long)i * i; j <= n; j += i) composite[j] = 1;
+  }
+  free(composite);
+  return h;
+}
+
+/* Loop-free: the non-commutative combination keeps clang from turning a call into a loop. */
+__attribute__((noinline)) unsigned rec(unsigned n) {
+  if (n < 2) return n;
+  return (rec(n - 1) << 1) - rec(n - 2) + (n & 3);
+}
+
+/* The same recursion through a function pointer: its address is taken. */
+typedef unsigned (*fn)(unsigned);
+static fn volatile through;
+__attribute__((noinline)) unsigned rec_indirect(unsigned n) {
+  if (n < 2) return n;
+  return (through(n - 1) << 1) - through(n - 2) + (n & 3);
+}
+
+static char *volatile sink;
+
+static int compare(const void *a, const void *b) {
+  unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+  return (x > y) - (x < y);
+}
+
+/* Mutual recursion: a cycle of two functions. */
+__attribute__((noinline)) int is_odd(unsigned n);
+__attribute__((noinline)) int is_even(unsigned n) { return n == 0 ? 1 : is_odd(n - 1); }
+__attribute__((noinline)) int is_odd(unsigned n) { return n == 0 ? 0 : is_even(n - 1); }
+
+/* Sorting through a comparator pointer, a mutual recursion and float formatting. */
+static void mixed(unsigned n) {
+  unsigned *v = malloc(n * sizeof *v), s = n, evens = 0;
+  for (unsigned i = 0; i < n; i++) v[i] = s = s * 1103515245u + 12345u;
+  qsort(v, n, sizeof *v, compare);
+  for (unsigned i = 0; i < n; i += 97) evens += is_even(v[i] % 5000);
+  printf("mixed %u %u %.3f\n", v[n / 2], evens, v[0] / 3.0);
+  free(v);
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "";
+  unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 0;
+  if (!strcmp(mode, "loops")) printf("loops %u\n", sieve_hash(n));
+  else if (!strcmp(mode, "recurse")) printf("recurse %u\n", rec(n));
+  else if (!strcmp(mode, "indirect")) { through = rec_indirect; printf("indirect %u\n", through(n)); }
+  else if (!strcmp(mode, "mixed")) mixed(n);
+  else if (!strcmp(mode, "spin")) { volatile unsigned x = 0; for (;;) x++; }
+  else if (!strcmp(mode, "alloc")) {
+    unsigned mb = 0;
+    while ((sink = malloc(1 << 20))) { sink[0] = 1; mb++; } /* the sink keeps clang from eliding malloc */
+    printf("alloc %u\n", mb);
+  }
+  else return 2;
+  return 0;
+}
+`;
+
+/** Calls of rec(n): 1 + calls(n-1) + calls(n-2), 1 for n < 2. */
+function recCalls(n: number): number {
+  const calls = [1, 1];
+  for (let i = 2; i <= n; i++) calls.push(1 + calls[i - 1]! + calls[i - 2]!);
+  return calls[n]!;
+}
+
+const BIG_BUDGET = 1_000_000_000;
+
+function budgetLeft(run: GuestRun): number {
+  return (run.instance.exports[BUDGET_EXPORT] as WebAssembly.Global).value as number;
+}
+
+/** Events a run counted: whole epochs plus what the last, unfinished one used. */
+function eventsOf(run: GuestRun, budget: number): number {
+  return run.epochs * budget + (budget - budgetLeft(run));
+}
+
+function textModule(wat: string): Uint8Array<ArrayBuffer> {
+  const module = binaryen.parseText(wat);
+  module.setFeatures(binaryen.Features.MutableGlobals);
+  try {
+    return new Uint8Array(module.emitBinary());
+  } finally {
+    module.dispose();
+  }
+}
+
+const haveClang = await clangAvailable();
+const NO_CLANG = 'clang --target=wasm32-wasi (with a WASI sysroot) is not installed';
+
+describe('instrumentModule on clang-built guests', { skip: haveClang ? false : NO_CLANG }, () => {
+  let original: Uint8Array<ArrayBuffer>;
+  let instrumented: InstrumentedModule;
+  let bare: WebAssembly.Module;
+  let counted: WebAssembly.Module;
+  let scratch: string;
+
+  before(async () => {
+    original = await compileC(GUEST);
+    instrumented = instrumentModule(original);
+    bare = new WebAssembly.Module(original);
+    counted = new WebAssembly.Module(instrumented.bytes);
+    scratch = await mkdtemp(join(tmpdir(), 'shadowvm-instrument-test-'));
+  });
+  after(() => rm(scratch, { recursive: true, force: true }));
+
+  test('the instrumented guest prints what the original prints', () => {
+    for (const args of [['loops', '200000'], ['recurse', '22'], ['indirect', '20'], ['mixed', '20000']]) {
+      const expected = runGuest(bare, { args });
+      assert.match(expected.stdout, /^\w+ \d+/);
+      assert.equal(runGuest(counted, { args, epochBudget: 1000 }).stdout, expected.stdout);
+    }
+  });
+
+  test('it reports counted sites and the module hash of the original', () => {
+    assert.ok(instrumented.countedSites.loops > 0);
+    assert.ok(instrumented.countedSites.functions >= 2, 'rec and rec_indirect count at entry');
+    assert.match(instrumented.moduleHash, /^[0-9a-f]{64}$/);
+    assert.notEqual(instrumented.moduleHash, instrumentModule(textModule(HAS_GLOBALS)).moduleHash);
+  });
+
+  test('the epoch count is the same on every run and every budget adds up to the same events', () => {
+    for (const args of [['loops', '100000'], ['recurse', '20'], ['indirect', '18'], ['mixed', '5000']]) {
+      const whole = runGuest(counted, { args, epochBudget: BIG_BUDGET });
+      assert.equal(whole.epochs, 0);
+      const events = BIG_BUDGET - budgetLeft(whole);
+      const first = runGuest(counted, { args, epochBudget: 997 });
+      const second = runGuest(counted, { args, epochBudget: 997 });
+      assert.equal(first.epochs, second.epochs);
+      assert.equal(budgetLeft(first), budgetLeft(second));
+      assert.equal(eventsOf(first, 997), events, `${args[0]}: counting is exact across epochs`);
+      assert.ok(first.epochs >= Math.floor(events / 997));
+    }
+  });
+
+  test('the epoch count does not depend on the V8 tier the code runs in', async () => {
+    const wasm = join(scratch, 'counted.wasm');
+    const runner = join(scratch, 'runner.mjs');
+    await writeFile(wasm, instrumented.bytes);
+    await writeFile(
+      runner,
+      `import { readFileSync } from 'node:fs';
+       import { runGuest } from ${JSON.stringify(new URL('./testing.js', import.meta.url).href)};
+       const run = runGuest(new WebAssembly.Module(readFileSync(process.argv[2])), { epochBudget: 991, args: process.argv.slice(3) });
+       console.log(JSON.stringify({ epochs: run.epochs, left: run.instance.exports.${BUDGET_EXPORT}.value, out: run.stdout }));`,
+    );
+    const inProcess = runGuest(counted, { epochBudget: 991, args: ['loops', '150000'] });
+    const expected = { epochs: inProcess.epochs, left: budgetLeft(inProcess), out: inProcess.stdout };
+    for (const flags of [['--liftoff', '--no-wasm-tier-up'], ['--no-liftoff']]) {
+      const { stdout } = await promisify(execFile)(process.execPath, [...flags, runner, wasm, 'loops', '150000']);
+      assert.deepEqual(JSON.parse(stdout), expected, `node ${flags.join(' ')}`);
+    }
+  });
+
+  test('a tight infinite loop reaches the epoch import', () => {
+    const stop = new Error('stop after 5 epochs');
+    let epochs = 0;
+    assert.throws(
+      () =>
+        runGuest(counted, {
+          args: ['spin'],
+          epochBudget: 10_000,
+          onEpoch: (epoch) => {
+            epochs = epoch;
+            if (epoch === 5) throw stop;
+          },
+        }),
+      (error) => error === stop,
+    );
+    assert.equal(epochs, 5);
+  });
+
+  test('a recursive function without loops reaches the epoch import, directly or through a pointer', async () => {
+    const module = binaryen.readBinary(original);
+    try {
+      for (const name of ['rec', 'rec_indirect']) {
+        assert.doesNotMatch(binaryen.emitText(binaryen.getFunctionInfo(module.getFunction(name)).body), /\(loop/);
+      }
+    } finally {
+      module.dispose();
+    }
+    for (const mode of ['recurse', 'indirect']) {
+      const run = runGuest(counted, { args: [mode, '20'], epochBudget: 100 });
+      assert.ok(run.epochs >= Math.floor(recCalls(20) / 100), `${mode}: ${run.epochs} epochs`);
+    }
+  });
+
+  test('memory.grow goes through the grow import, whose -1 makes malloc fail', () => {
+    assert.ok(WebAssembly.Module.imports(counted).some((i) => i.module === IMPORT_MODULE && i.name === GROW_IMPORT));
+    const allocateUnder = (limit: number): GuestRun =>
+      runGuest(counted, {
+        args: ['alloc'],
+        grow: (delta, memory) => (memory.buffer.byteLength + delta * 65536 > limit ? -1 : memory.grow(delta)),
+      });
+    const tiny = allocateUnder(1 << 20);
+    assert.equal(tiny.stdout, 'alloc 0\n', 'no 1 MiB block fits under a 1 MiB limit');
+    assert.ok(tiny.growCalls > 0);
+    const capped = allocateUnder(16 << 20);
+    const megabytes = Number(/^alloc (\d+)\n$/.exec(capped.stdout)?.[1]);
+    assert.ok(megabytes >= 12 && megabytes < 16, `got ${megabytes} MiB under a 16 MiB limit`);
+    assert.ok((capped.instance.exports.memory as WebAssembly.Memory).buffer.byteLength <= 16 << 20);
+  });
+
+  test('the stack pointer is exported as a register', () => {
+    assert.deepEqual(instrumented.globals, ['__shadowvm_g0']);
+    const run = runGuest(counted, { args: ['recurse', '5'] });
+    const stackPointer = run.instance.exports.__shadowvm_g0;
+    assert.ok(stackPointer instanceof WebAssembly.Global);
+    assert.ok((stackPointer.value as number) > 0);
+  });
+
+  test('a reactor (no _start) is refused with NoStartError', async () => {
+    const reactor = await compileC('int twice(int x) { return 2 * x; }', ['-mexec-model=reactor', '-Wl,--export=twice']);
+    assert.throws(() => instrumentModule(reactor), NoStartError);
+  });
+
+  test('an instrumented module is refused', () => {
+    assert.throws(() => instrumentModule(instrumented.bytes), UnsupportedWasmError);
+  });
+});
+
+const HAS_GLOBALS = `(module
+  (memory (export "memory") 1)
+  (global $a (mut i32) (i32.const 1))
+  (global $b i32 (i32.const 2))
+  (global $c (mut i64) (i64.const 3))
+  (func (export "_start") (global.set $a (i32.const 7))))`;
+
+describe('instrumentModule on hand-made modules', () => {
+  test('every mutable global is exported, in index order, and reads live values', () => {
+    const result = instrumentModule(textModule(HAS_GLOBALS));
+    assert.deepEqual(result.globals, ['__shadowvm_g0', '__shadowvm_g2']);
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(result.bytes), {
+      [IMPORT_MODULE]: { epoch: () => undefined, grow: () => -1 },
+    });
+    (instance.exports._start as () => void)();
+    assert.equal((instance.exports.__shadowvm_g0 as WebAssembly.Global).value, 7);
+    assert.equal((instance.exports.__shadowvm_g2 as WebAssembly.Global).value, 3n);
+    assert.equal(instance.exports.__shadowvm_g1, undefined);
+  });
+
+  const cases: [string, Uint8Array, new (...args: never[]) => Error, string][] = [
+    ['arbitrary bytes', new TextEncoder().encode('#!/bin/sh\necho hi\n'), NotWasmError, 'not-wasm'],
+    ['an empty file', new Uint8Array(0), NotWasmError, 'not-wasm'],
+    ['a damaged module', Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0xff, 0x05, 1, 2]), InvalidWasmError, 'wasm-invalid'],
+    ['a module without memory', textModule('(module (func (export "_start")))'), NoMemoryError, 'no-memory'],
+    ['a module without _start', textModule('(module (memory (export "memory") 1))'), NoStartError, 'no-start'],
+    // magic, version, memory section: one memory, flags 0x04 (i64 index), min 1 page
+    ['a memory64 module', Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 4, 1]), Memory64Error, 'memory64'],
+  ];
+  for (const [what, bytes, type, code] of cases) {
+    test(`${what} is refused with ${type.name}`, () => {
+      assert.throws(
+        () => instrumentModule(bytes),
+        (error: unknown) => error instanceof type && (error as { code?: string }).code === code && !/\n/.test(String((error as Error).message)),
+      );
+    });
+  }
+});

@@ -1,0 +1,24 @@
+// Entry of a replica's child process (started with other V8 flags for engine diversity): hosts
+// the replica worker and relays messages between it and the manager over IPC.
+
+import { startReplicaWorker, type ProcessMessage } from './replica-host.js';
+
+let send: ((message: Extract<ProcessMessage, { t: 'to-replica' }>['message']) => void) | undefined;
+
+process.on('message', (raw) => {
+  const message = raw as ProcessMessage;
+  if (message.t === 'init') {
+    const started = startReplicaWorker(
+      message.init,
+      (fromReplica) => process.send?.(fromReplica),
+      (error) => {
+        if (error) process.stderr.write(`shadowvm replica process: ${error.message}\n`);
+        process.disconnect?.();
+        process.exitCode = error ? 1 : 0;
+      },
+    );
+    send = started.send;
+    return;
+  }
+  send?.(message.message);
+});

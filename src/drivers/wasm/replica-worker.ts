@@ -1,0 +1,9 @@
+// Entry of a replica's worker thread: runs the guest to its end, then lets the thread exit.
+
+import { workerData, type MessagePort } from 'node:worker_threads';
+import type { ReplicaInit } from './protocol.js';
+import { Replica } from './replica.js';
+
+const { init, port } = workerData as { init: ReplicaInit; port: MessagePort };
+new Replica(init, port).run();
+port.close();

@@ -1,0 +1,30 @@
+// An InterventionTarget with observable state, standing in for the manager's primary.
+
+import type { ResourceLimits } from '../drivers/types.js';
+import type { InterventionTarget, Outcome } from './target.js';
+
+export class FakePrimary implements InterventionTarget {
+  current: ResourceLimits;
+  /** The reason of every rollback that happened, in order. */
+  readonly rollbacks: string[] = [];
+  failWith: string | undefined;
+
+  constructor(limits: ResourceLimits) {
+    this.current = limits;
+  }
+
+  limits(): ResourceLimits {
+    return this.current;
+  }
+
+  async rollback(reason: string): Promise<Outcome> {
+    if (this.failWith !== undefined) throw new Error(this.failWith);
+    this.rollbacks.push(reason);
+    return { ok: true, detail: `rolled back to checkpoint ${this.rollbacks.length}` };
+  }
+
+  async adjustResources(change: ResourceLimits): Promise<Outcome> {
+    this.current = { ...this.current, ...change };
+    return { ok: true, detail: 'takes effect at the next epoch' };
+  }
+}

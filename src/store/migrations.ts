@@ -1,0 +1,175 @@
+// The schema as numbered migrations. The SQL uses only what SQLite and PostgreSQL share; the few
+// type names that differ come from a ColumnTypes dialect, so a PostgreSQL store can apply these
+// same migrations with its own types (BIGINT, DOUBLE PRECISION, BYTEA, identity keys).
+// Migrations are append-only: never edit one that has shipped, add the next number instead.
+
+/** Type names for one SQL dialect. */
+export interface ColumnTypes {
+  /** An auto-assigned integer primary key. */
+  readonly autoId: string;
+  /** A 64-bit integer (timestamps in ms, counters, page numbers). */
+  readonly int: string;
+  readonly real: string;
+  readonly text: string;
+  readonly blob: string;
+}
+
+export const SQLITE_TYPES: ColumnTypes = {
+  autoId: 'INTEGER PRIMARY KEY',
+  int: 'INTEGER',
+  real: 'REAL',
+  text: 'TEXT',
+  blob: 'BLOB',
+};
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** Statements to run in order, in one transaction with the version's record. */
+  statements(types: ColumnTypes): readonly string[];
+}
+
+/** The table that records applied migrations; created before migration 1. */
+export function migrationsTable({ int, text }: ColumnTypes): string {
+  return `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version ${int} PRIMARY KEY,
+    name ${text} NOT NULL,
+    applied_at ${int} NOT NULL
+  )`;
+}
+
+const initialSchema: Migration = {
+  version: 1,
+  name: 'initial schema',
+  statements: ({ autoId, int, real, text, blob }) => [
+    `CREATE TABLE computations (
+      id ${text} PRIMARY KEY,
+      name ${text} NOT NULL,
+      image ${text} NOT NULL,
+      config ${text} NOT NULL,
+      status ${text} NOT NULL,
+      exit_code ${int},
+      report ${text},
+      created_at ${int} NOT NULL,
+      updated_at ${int} NOT NULL
+    )`,
+    `CREATE INDEX computations_by_created ON computations (created_at)`,
+    `CREATE TABLE vms (
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      vm_id ${text} NOT NULL,
+      role ${text} NOT NULL,
+      profile ${text} NOT NULL,
+      status ${text} NOT NULL,
+      end_state ${text},
+      started_at ${int} NOT NULL,
+      ended_at ${int},
+      PRIMARY KEY (computation_id, vm_id)
+    )`,
+    `CREATE TABLE epochs (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      epoch ${int} NOT NULL,
+      verified ${int} NOT NULL,
+      at ${int} NOT NULL
+    )`,
+    `CREATE INDEX epochs_by_computation ON epochs (computation_id, epoch)`,
+    `CREATE TABLE epoch_metrics (
+      epoch_id ${int} NOT NULL REFERENCES epochs (id),
+      vm_id ${text} NOT NULL,
+      instructions ${int} NOT NULL,
+      run_ms ${real} NOT NULL,
+      digest_ms ${real} NOT NULL,
+      memory_pages ${int} NOT NULL,
+      syscalls ${int} NOT NULL,
+      extra ${text},
+      PRIMARY KEY (epoch_id, vm_id)
+    )`,
+    `CREATE TABLE divergences (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      epoch ${int} NOT NULL,
+      vm_id ${text} NOT NULL,
+      kind ${text} NOT NULL,
+      summary ${text} NOT NULL,
+      page_count ${int} NOT NULL,
+      detail ${text} NOT NULL,
+      at ${int} NOT NULL
+    )`,
+    `CREATE INDEX divergences_by_epoch ON divergences (computation_id, epoch)`,
+    `CREATE TABLE page_deltas (
+      divergence_id ${int} NOT NULL REFERENCES divergences (id),
+      page ${int} NOT NULL,
+      delta ${blob} NOT NULL,
+      PRIMARY KEY (divergence_id, page)
+    )`,
+    `CREATE TABLE inputs (
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      seq ${int} NOT NULL,
+      epoch ${int} NOT NULL,
+      kind ${text} NOT NULL,
+      payload ${blob} NOT NULL,
+      PRIMARY KEY (computation_id, seq)
+    )`,
+    `CREATE TABLE pages (
+      content_key ${text} PRIMARY KEY,
+      bytes ${blob} NOT NULL
+    )`,
+    `CREATE TABLE checkpoints (
+      id ${text} PRIMARY KEY,
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      parent_id ${text} REFERENCES checkpoints (id),
+      seq ${int} NOT NULL,
+      epoch ${int} NOT NULL,
+      page_size ${int} NOT NULL,
+      page_count ${int} NOT NULL,
+      registers ${text} NOT NULL,
+      driver_state ${text} NOT NULL,
+      root_digest ${text} NOT NULL,
+      state_digest ${text},
+      page_hashes ${blob},
+      verified ${int} NOT NULL,
+      created_at ${int} NOT NULL,
+      UNIQUE (computation_id, seq)
+    )`,
+    `CREATE TABLE checkpoint_pages (
+      checkpoint_id ${text} NOT NULL REFERENCES checkpoints (id),
+      page ${int} NOT NULL,
+      content_key ${text} REFERENCES pages (content_key),
+      PRIMARY KEY (checkpoint_id, page)
+    )`,
+    `CREATE TABLE interventions (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      vm_id ${text},
+      epoch ${int},
+      kind ${text} NOT NULL,
+      reason ${text} NOT NULL,
+      score ${real},
+      outcome ${text},
+      detail ${text},
+      at ${int} NOT NULL
+    )`,
+    `CREATE INDEX interventions_by_computation ON interventions (computation_id)`,
+    `CREATE TABLE predictions (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      vm_id ${text} NOT NULL,
+      epoch ${int} NOT NULL,
+      detector ${text} NOT NULL,
+      score ${real} NOT NULL,
+      level ${text} NOT NULL,
+      at ${int} NOT NULL
+    )`,
+    `CREATE INDEX predictions_by_epoch ON predictions (computation_id, epoch)`,
+  ],
+};
+
+/** Every migration, by ascending version. */
+export const MIGRATIONS: readonly Migration[] = [initialSchema];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((latest, m) => Math.max(latest, m.version), 0);
+
+/** Migrations not yet applied, in the order to apply them. */
+export function pendingMigrations(applied: ReadonlySet<number>): Migration[] {
+  return MIGRATIONS.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
+}

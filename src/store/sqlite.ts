@@ -1,0 +1,130 @@
+// The SQLite store: opens (or creates) the database file, makes sure it is a shadowvm database
+// this code understands, applies pending migrations, and hands out the repositories.
+
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { z } from 'zod';
+import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from './errors.js';
+import { LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations, SQLITE_TYPES } from './migrations.js';
+import { parseRow } from './rows.js';
+import { SqliteAudit } from './sqlite-audit.js';
+import { SqliteCheckpoints } from './sqlite-checkpoints.js';
+import { SqliteComputations, SqliteVms } from './sqlite-computations.js';
+import { SqliteDiffLog } from './sqlite-difflog.js';
+import { SqliteInputs } from './sqlite-inputs.js';
+import type { LogStats, Store } from './types.js';
+
+/** Where the database lives when no path is given, relative to the working directory. */
+export const DEFAULT_DB_PATH = '.shadowvm/shadowvm.db';
+
+/** Marks the file as ours in the SQLite header ("SVM1"), so foreign databases are recognised. */
+const APPLICATION_ID = 0x53564d31;
+
+export interface SqliteStoreOptions {
+  /** Database file; relative paths resolve against `cwd`. ':memory:' for a throwaway store. */
+  readonly path?: string;
+  readonly cwd?: string;
+}
+
+export function openSqliteStore(options: SqliteStoreOptions = {}): Store {
+  const path = options.path ?? DEFAULT_DB_PATH;
+  const location = path === ':memory:' ? path : resolve(options.cwd ?? process.cwd(), path);
+  const db = connect(location);
+  try {
+    // Another process may be migrating the same file: wait for it rather than fail.
+    db.pragma('busy_timeout = 5000');
+    checkIdentity(db, location);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, location);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return new SqliteStore(db, location);
+}
+
+function connect(location: string): Database.Database {
+  try {
+    if (location !== ':memory:') mkdirSync(dirname(location), { recursive: true });
+    return new Database(location);
+  } catch (error) {
+    throw new StoreOpenError(location, error instanceof Error ? error.message : String(error));
+  }
+}
+
+const nameRow = z.object({ name: z.string() });
+
+/** Fails unless the file is empty, or a database this project created. */
+function checkIdentity(db: Database.Database, location: string): void {
+  let applicationId: unknown;
+  let tables: string[];
+  try {
+    applicationId = db.pragma('application_id', { simple: true });
+    tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+      .all()
+      .map((row) => parseRow(nameRow, row, 'table list').name);
+  } catch (error) {
+    if (error instanceof Database.SqliteError && error.code === 'SQLITE_NOTADB') {
+      throw new NotAShadowvmDatabaseError(location);
+    }
+    throw new StoreOpenError(location, error instanceof Error ? error.message : String(error));
+  }
+  const foreignId = applicationId !== 0 && applicationId !== APPLICATION_ID;
+  const foreignTables = tables.length > 0 && !tables.includes('schema_migrations');
+  if (foreignId || foreignTables) throw new NotAShadowvmDatabaseError(location);
+}
+
+const versionRow = z.object({ version: z.number() });
+
+function migrate(db: Database.Database, location: string): void {
+  db.exec(migrationsTable(SQLITE_TYPES));
+  const applied = new Set(
+    db
+      .prepare('SELECT version FROM schema_migrations')
+      .all()
+      .map((row) => parseRow(versionRow, row, 'schema version').version),
+  );
+  const newest = Math.max(0, ...applied);
+  if (newest > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(location, newest, LATEST_SCHEMA_VERSION);
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const migration of pendingMigrations(applied)) {
+    db.transaction(() => {
+      for (const statement of migration.statements(SQLITE_TYPES)) db.exec(statement);
+      record.run(migration.version, migration.name, Date.now());
+    })();
+  }
+  if (db.pragma('application_id', { simple: true }) !== APPLICATION_ID) db.pragma(`application_id = ${APPLICATION_ID}`);
+}
+
+class SqliteStore implements Store {
+  readonly computations: SqliteComputations;
+  readonly vms: SqliteVms;
+  readonly difflog: SqliteDiffLog;
+  readonly inputs: SqliteInputs;
+  readonly checkpoints: SqliteCheckpoints;
+  readonly audit: SqliteAudit;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly location: string,
+  ) {
+    this.computations = new SqliteComputations(db);
+    this.vms = new SqliteVms(db);
+    this.difflog = new SqliteDiffLog(db);
+    this.inputs = new SqliteInputs(db);
+    this.checkpoints = new SqliteCheckpoints(db);
+    this.audit = new SqliteAudit(db);
+  }
+
+  stats(computationId: string): LogStats {
+    return this.difflog.stats(computationId);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
