@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { CheckpointStore } from '../src/checkpoints/page-store.js';
 import type { SnapshotDelta } from '../src/drivers/types.js';
 import { PAGE_SIZE, createPageHasher } from '../src/drivers/wasm/hash/page-hasher.js';
+import { copyPages } from '../src/drivers/wasm/replica.js';
+import { diffPageHashes } from '../src/difflog/page-diff.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { median, type BenchLine } from './line.js';
 
@@ -22,15 +24,6 @@ function fillRandom(bytes: Uint8Array, seed: number): void {
     x ^= x << 5;
     words[i] = x >>> 0;
   }
-}
-
-function changedPages(base: Uint8Array, current: Uint8Array): number[] {
-  const pages: number[] = [];
-  for (let page = 0; page < current.length / 16; page++) {
-    const o = page * 16;
-    if (Buffer.compare(base.subarray(o, o + 16), current.subarray(o, o + 16)) !== 0) pages.push(page);
-  }
-  return pages;
 }
 
 export async function run(): Promise<BenchLine[]> {
@@ -67,7 +60,7 @@ export async function run(): Promise<BenchLine[]> {
     const digestMs: number[] = [];
     const persistMs: number[] = [];
     const current = new Uint8Array(pageCount * 16);
-    for (let rep = 0; rep < 5; rep++) {
+    for (let rep = 0; rep < 15; rep++) {
       for (let i = 0; i < pageCount / 100; i++) {
         const page = (i * 97 + rep * 13) % pageCount;
         const at = page * PAGE_SIZE + rep;
@@ -78,7 +71,7 @@ export async function run(): Promise<BenchLine[]> {
       digestMs.push(performance.now() - start);
       start = performance.now();
       const changed = new Map<number, Uint8Array>();
-      for (const page of changedPages(base, current)) changed.set(page, bytes.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE));
+      copyPages(bytes, diffPageHashes(base, current), changed);
       pauseMs.push(performance.now() - start);
       // Persisting happens after the VMs resumed (see Computation.commit): not part of the pause.
       start = performance.now();

@@ -9,6 +9,7 @@ const SUITES: Record<string, () => Promise<{ run: () => Promise<readonly BenchLi
   instrument: () => import('./instrument-overhead.js'),
   shadowing: () => import('./shadowing.js'),
   checkpoints: () => import('./checkpoints.js'),
+  service: () => import('./service.js'),
   qemu: () => import('./qemu.js'),
 };
 

@@ -1,4 +1,5 @@
-/* Byte loops like a compressor's: CRC-32 and a run-length + LZ-style match search over a buffer. */
+/* Byte loops like a compressor's: CRC-32, and LZ77 with a hash table of earlier positions (the
+   scheme of LZ4 and zlib's fast mode): hash 4 bytes, look up a candidate, extend the match. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,30 +12,43 @@ static unsigned crc32(const unsigned char *p, size_t n) {
   return ~c;
 }
 
-/* Longest earlier match within a window, greedy: the inner loop of an LZ77 compressor. */
-static size_t lz_cost(const unsigned char *p, size_t n) {
-  size_t cost = 0, i = 0;
-  while (i < n) {
-    size_t best = 0, from = i > 64 ? i - 64 : 0;
-    for (size_t j = from; j < i; j++) {
-      size_t k = 0;
-      while (i + k < n && k < 32 && p[j + k] == p[i + k]) k++;
-      if (k > best) best = k;
+#define HASH_BITS 14
+
+static unsigned read32(const unsigned char *p) {
+  unsigned v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+/* Compressed size in bytes: 1 per literal, 3 per match. */
+static size_t lz_size(const unsigned char *p, size_t n, unsigned *table) {
+  size_t size = 0, i = 0;
+  memset(table, 0xff, sizeof(unsigned) << HASH_BITS);
+  while (i + 4 <= n) {
+    unsigned h = (read32(p + i) * 2654435761u) >> (32 - HASH_BITS), candidate = table[h];
+    table[h] = (unsigned)i;
+    if (candidate != 0xffffffffu && i - candidate < 65536 && read32(p + candidate) == read32(p + i)) {
+      size_t length = 4;
+      while (i + length < n && p[candidate + length] == p[i + length]) length++;
+      size += 3;
+      i += length;
+    } else {
+      size += 1;
+      i += 1;
     }
-    cost += best >= 3 ? 2 : 1;
-    i += best >= 3 ? best : 1;
   }
-  return cost;
+  return size + (n - i);
 }
 
 int main(int argc, char **argv) {
-  size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 400000;
+  size_t n = argc > 1 ? (size_t)atoi(argv[1]) : 1000000;
   for (unsigned i = 0; i < 256; i++) {
     unsigned c = i;
     for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
     crc_table[i] = c;
   }
   unsigned char *buf = malloc(n);
+  unsigned *table = malloc(sizeof(unsigned) << HASH_BITS);
   unsigned seed = 7;
   /* Text-like data: a small alphabet with repeats, so matches exist. */
   for (size_t i = 0; i < n; i++) {
@@ -42,8 +56,13 @@ int main(int argc, char **argv) {
     buf[i] = (seed >> 16) % 7 == 0 && i > 16 ? buf[i - 16] : 'a' + (seed >> 20) % 12;
   }
   unsigned crc = 0;
-  for (int round = 0; round < 20; round++) crc ^= crc32(buf, n);
-  printf("bytes %u %zu\n", crc, lz_cost(buf, n));
+  size_t compressed = 0;
+  for (int round = 0; round < 10; round++) {
+    crc ^= crc32(buf, n);
+    compressed += lz_size(buf, n, table);
+  }
+  printf("bytes %u %zu\n", crc, compressed);
+  free(table);
   free(buf);
   return 0;
 }

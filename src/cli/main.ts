@@ -4,15 +4,19 @@
 
 import { isShadowvmError } from '../errors.js';
 import { demoCommand, DEMO_USAGE } from './commands/demo.js';
+import { guestCommand, GUEST_USAGE } from './commands/guest.js';
 import { listCommand, LIST_USAGE } from './commands/list.js';
 import { logCommand, LOG_USAGE } from './commands/log.js';
 import { runCommand, RUN_USAGE } from './commands/run.js';
+import { serveCommand, SERVE_USAGE } from './commands/serve.js';
 
 const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; usage: string }> = {
   run: { run: runCommand, usage: RUN_USAGE },
+  serve: { run: serveCommand, usage: SERVE_USAGE },
   list: { run: listCommand, usage: LIST_USAGE },
   log: { run: logCommand, usage: LOG_USAGE },
   demo: { run: demoCommand, usage: DEMO_USAGE },
+  guest: { run: guestCommand, usage: GUEST_USAGE },
 };
 
 const HELP = `shadowvm: shadow VMs beside a primary, to catch silent corruption and divergence early

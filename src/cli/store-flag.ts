@@ -1,5 +1,8 @@
-// The --store flag shared by the commands that read or write computations.
+// The --store flag shared by the commands that read or write computations: a postgres:// (or
+// postgresql://) URL opens the PostgreSQL store, anything else is a SQLite file path.
 
+import { openPostgresStore } from '../store/postgres.js';
+import { isPostgresUrl } from '../store/postgres-url.js';
 import { DEFAULT_DB_PATH, openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 
@@ -7,5 +10,6 @@ export const STORE_OPTION = { store: { type: 'string' } } as const;
 
 /** Opens the store named by --store, else $SHADOWVM_STORE, else the embedded default. */
 export function openStoreFromFlag(flag: string | undefined): Store {
-  return openSqliteStore({ path: flag ?? process.env.SHADOWVM_STORE ?? DEFAULT_DB_PATH });
+  const location = flag ?? process.env.SHADOWVM_STORE ?? DEFAULT_DB_PATH;
+  return isPostgresUrl(location) ? openPostgresStore({ url: location }) : openSqliteStore({ path: location });
 }

@@ -13,6 +13,32 @@ function asBuffer(bytes: Uint8Array): Buffer {
 }
 
 /**
+ * Walks a differing stretch digest by digest. Scattered changes (a checkpoint's 1% dirty pages)
+ * make every block differ, so this loop is hot: compare 32-bit words, not per-digest native calls.
+ */
+function wordWalker(a: Uint8Array, b: Uint8Array): (from: number, to: number, out: number[]) => void {
+  if (a.byteOffset % 4 === 0 && b.byteOffset % 4 === 0) {
+    const x = new Uint32Array(a.buffer, a.byteOffset, a.length >> 2);
+    const y = new Uint32Array(b.buffer, b.byteOffset, b.length >> 2);
+    return (from, to, out) => {
+      for (let w = from >> 2; w < to >> 2; w += 4) {
+        if (x[w] !== y[w] || x[w + 1] !== y[w + 1] || x[w + 2] !== y[w + 2] || x[w + 3] !== y[w + 3]) out.push(w >> 2);
+      }
+    };
+  }
+  return (from, to, out) => {
+    for (let at = from; at < to; at += DIGEST_BYTES) {
+      for (let i = at; i < at + DIGEST_BYTES; i++) {
+        if (a[i] !== b[i]) {
+          out.push(at / DIGEST_BYTES);
+          break;
+        }
+      }
+    }
+  };
+}
+
+/**
  * Indices of pages whose 16-byte digests differ between `a` and `b`, ascending. Pages present on
  * only one side (memory grew on one replica) count as differing.
  */
@@ -26,12 +52,11 @@ export function diffPageHashes(a: Uint8Array, b: Uint8Array): number[] {
   const differing: number[] = [];
   const common = Math.min(a.length, b.length);
   const blockBytes = BLOCK_DIGESTS * DIGEST_BYTES;
+  const walk = wordWalker(a, b);
   for (let block = 0; block < common; block += blockBytes) {
     const blockEnd = Math.min(block + blockBytes, common);
     if (left.compare(right, block, blockEnd, block, blockEnd) === 0) continue;
-    for (let at = block; at < blockEnd; at += DIGEST_BYTES) {
-      if (left.compare(right, at, at + DIGEST_BYTES, at, at + DIGEST_BYTES) !== 0) differing.push(at / DIGEST_BYTES);
-    }
+    walk(block, blockEnd, differing);
   }
   const longest = Math.max(a.length, b.length);
   for (let at = common; at < longest; at += DIGEST_BYTES) differing.push(at / DIGEST_BYTES);

@@ -63,7 +63,7 @@ test('shadows replaying the primary\'s inputs match it at every epoch (stdin, fi
   ];
   for (const [name, args, stdin] of cases) {
     const { report } = await run(name, args, { shadows: 2, epochs: { events: 50_000, syscalls: 4, maxEpochMs: 0 } }, { inputDir, ...(stdin !== undefined ? { stdin } : {}) });
-    assert.equal(report.exitCode, 0, `${name} exit`);
+    assert.equal(report.exitCode, 0, `${name} ended ${report.end}: ${JSON.stringify(report.events.filter((e) => e.kind === 'note' || e.kind === 'vote'))}`);
     assert.ok(report.epochs >= 3, `${name} ran ${report.epochs} epochs`);
     assert.deepEqual(report.divergences, [], `${name} diverged`);
     assert.equal(report.verifiedEpochs, report.epochs, `${name}: every epoch verified`);

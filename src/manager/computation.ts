@@ -122,6 +122,16 @@ export class Computation {
     return replica ? { id: replica.id, role: replica.role, profile: replica.profile } : undefined;
   }
 
+  /** Stops the computation: every replica is killed, run() resolves with a `killed` end. */
+  async cancel(reason: string): Promise<void> {
+    await this.abort({ kind: 'killed', message: reason });
+  }
+
+  /** Names of the replicas now running (primary, shadow1…) with their VM ids. */
+  replicas(): { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[] {
+    return this.slots.filter((slot) => !slot.gone).map((slot) => ({ name: slot.name, vmId: slot.vm.id, role: slot.role, profile: slot.profile.name }));
+  }
+
   /** Asks for a rollback of the primary at the next barrier (interventions, API). */
   requestRollback(reason: string): void {
     this.rollbackRequest = reason;
@@ -422,6 +432,12 @@ export class Computation {
     await this.retire(slot, slot.role === 'primary' ? 'rolled back' : 'discarded', joinEpoch);
     const target = this.lastVerifiedCheckpoint;
     const fresh = await this.createSlot(slot.name, slot.role, slot.profile, { target, joinEpoch, generation: slot.generation + 1 });
+    // The computation may have ended (cancel, time limit) while the new VM was being created:
+    // finish() killed the slots it knew, so this one must not start, or its worker would leak.
+    if (this.finished) {
+      await fresh.vm.kill('computation finished');
+      return;
+    }
     this.slots[this.slots.indexOf(slot)] = fresh;
     if (this.primary().gone && fresh.role === 'shadow') fresh.vm.endOfInput();
     await fresh.vm.start();

@@ -33,6 +33,15 @@ export interface DriftOptions {
   readonly describe: (vmId: string) => VmDescription | undefined;
   readonly limits: () => ResourceLimits;
   readonly onAction?: (record: ActionRecord) => void;
+  /** Every epoch's scores (per VM, as the policy sees them) and the predictions they raised. */
+  readonly onAnalysis?: (analysis: EpochAnalysis) => void;
+}
+
+/** What the analysis made of one epoch, for live displays and metrics. */
+export interface EpochAnalysis {
+  readonly epoch: number;
+  readonly scores: readonly { readonly vmId: string; readonly score: number }[];
+  readonly predictions: readonly Prediction[];
 }
 
 /** The policy's score of a VM: state features count fully, behaviour features only up to a warning. */
@@ -119,6 +128,11 @@ export class DriftAnalysis implements EpochObserver {
         level: d.level === 'predict-failure' || d.cause === 'forecast' ? 'failure' : 'warning',
       }));
     if (predictions.length > 0) store.audit.appendPredictions(predictions);
+    this.options.onAnalysis?.({
+      epoch: outcome.epoch,
+      scores: scores.map((score) => ({ vmId: score.vm, score: predictionScore(score.byFeature) })),
+      predictions,
+    });
     this.decisions.push(...decisions);
     if (decisions.length > 0) await intervener.intervene(decisions);
   }

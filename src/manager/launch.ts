@@ -1,12 +1,13 @@
-// Starts one computation on the wasm driver end to end: guest → driver → recorder → run →
-// report, the report kept in the store. The CLI and the service both come through here.
+// Runs one computation end to end: driver → recorder → drift analysis → run → report, the
+// report kept in the store. The CLI and the service both come through here, for every driver.
 
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
+import type { Driver } from '../drivers/types.js';
 import { WasmDriver } from '../drivers/wasm/driver.js';
 import { ShadowvmError } from '../errors.js';
 import { CheckpointStore } from '../checkpoints/page-store.js';
-import type { Json, Store } from '../store/types.js';
+import type { Json, NewComputation, Store } from '../store/types.js';
 import { Computation } from './computation.js';
 import type { ComputationConfig } from './config.js';
 import type { ComputationEvent, EpochObserver, OutputSink } from './ports.js';
@@ -15,7 +16,7 @@ import { StoreRecorder } from './store-recorder.js';
 import { AnalysisEngine } from '../analysis/engine.js';
 import { Intervener, createAlerters, type ActionRecord } from '../interventions/index.js';
 import { PolicyEvaluator, defaultPolicy, type Policy } from '../policy/index.js';
-import { DriftAnalysis, interventionTarget } from './drift.js';
+import { DriftAnalysis, interventionTarget, type EpochAnalysis } from './drift.js';
 
 export class GuestNotFoundError extends ShadowvmError {
   constructor(path: string, reason: string) {
@@ -23,13 +24,16 @@ export class GuestNotFoundError extends ShadowvmError {
   }
 }
 
-export interface WasmLaunch {
-  readonly wasmPath: string;
+/** A computation's run, whatever the driver. */
+export interface Launch {
+  readonly driver: Driver;
+  /** Short name for people (file name of the guest). */
+  readonly name: string;
+  /** What runs: a module path or image reference. */
+  readonly image: string;
+  /** Digest of what runs (module hash, image hash). */
+  readonly imageHash: string;
   readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  readonly inputDir?: string;
-  /** The primary's live stdin (a file descriptor of this process); none when absent. */
-  readonly stdinFd?: number;
   readonly config: ComputationConfig;
   readonly store: Store;
   readonly sink: OutputSink;
@@ -42,6 +46,28 @@ export interface WasmLaunch {
   readonly onAction?: (action: ActionRecord) => void;
   /** Where log alerts and intervention lines go (default: stderr). */
   readonly writeLine?: (line: string) => void;
+  /** Called once the computation runs, with its handle (for run-time control). */
+  readonly onStarted?: (handle: RunningComputation) => void;
+  /** Every epoch's drift scores and predictions (live displays, metrics). */
+  readonly onAnalysis?: (analysis: EpochAnalysis) => void;
+  /** A row the caller created beforehand (status `created`, e.g. a queued computation) to run under. */
+  readonly computationId?: string;
+}
+
+/** What can be done to a computation while it runs (the service's API acts through this). */
+export interface RunningComputation {
+  readonly computation: Computation;
+  policy(): Policy;
+  /** Replaces thresholds and interventions at run time; level state is kept. */
+  setPolicy(policy: Policy): void;
+}
+
+export interface WasmLaunch extends Omit<Launch, 'driver' | 'name' | 'image' | 'imageHash'> {
+  readonly wasmPath: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly inputDir?: string;
+  /** The primary's live stdin (a file descriptor of this process); none when absent. */
+  readonly stdinFd?: number;
 }
 
 export function readGuest(path: string): Uint8Array {
@@ -55,20 +81,23 @@ export function readGuest(path: string): Uint8Array {
 
 export async function launchWasm(launch: WasmLaunch): Promise<ComputationReport> {
   const wasm = readGuest(launch.wasmPath);
+  const name = basename(launch.wasmPath);
   const driver = await WasmDriver.open({
     wasm,
-    args: [launch.wasmPath.split('/').pop() ?? 'guest.wasm', ...launch.args],
+    args: [name, ...launch.args],
     env: launch.env,
     ...(launch.inputDir ? { inputDir: resolve(launch.inputDir) } : {}),
     ...(launch.stdinFd !== undefined ? { stdinFd: launch.stdinFd } : {}),
     epochs: launch.config.epochs,
   });
-  const { store } = launch;
-  const row = store.computations.create({
-    name: launch.wasmPath.split('/').pop() ?? launch.wasmPath,
-    image: resolve(launch.wasmPath),
-    config: JSON.parse(JSON.stringify({ driver: 'wasm', args: launch.args, ...launch.config })) as Json,
-  });
+  return runLaunch({ ...launch, driver, name, image: resolve(launch.wasmPath), imageHash: driver.moduleHash });
+}
+
+export async function runLaunch(launch: Launch): Promise<ComputationReport> {
+  const { store, driver } = launch;
+  const row = launch.computationId
+    ? store.computations.update(launch.computationId, {})
+    : store.computations.create(computationRow({ name: launch.name, image: launch.image, driver: driver.name, args: launch.args, config: launch.config }));
   launch.onCreated?.(row.id);
   store.computations.update(row.id, { status: 'running' });
   const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent);
@@ -86,25 +115,37 @@ export async function launchWasm(launch: WasmLaunch): Promise<ComputationReport>
       launch.onAction?.(entry);
     },
   });
+  let currentPolicy = policy;
+  const evaluator = new PolicyEvaluator(policy);
   computation.addObserver(
     new DriftAnalysis({
       computationId: row.id,
       engine: new AnalysisEngine(),
-      evaluator: new PolicyEvaluator(policy),
+      evaluator,
       intervener,
       store,
       describe: (vmId) => computation.describeVm(vmId),
       limits: () => computation.primaryLimits(),
+      ...(launch.onAnalysis ? { onAnalysis: launch.onAnalysis } : {}),
     }),
   );
   try {
-    const result = await computation.run();
+    const running = computation.run();
+    launch.onStarted?.({
+      computation,
+      policy: () => currentPolicy,
+      setPolicy: (next) => {
+        evaluator.setPolicy(next);
+        currentPolicy = next;
+      },
+    });
+    const result = await running;
     await intervener.flush(2000);
     const report = buildReport({
       result,
       driver: driver.name,
-      image: resolve(launch.wasmPath),
-      moduleHash: driver.moduleHash,
+      image: launch.image,
+      moduleHash: launch.imageHash,
       args: launch.args,
       divergences: recorder.divergences,
       events: recorder.events,
@@ -120,6 +161,15 @@ export async function launchWasm(launch: WasmLaunch): Promise<ComputationReport>
   } finally {
     await driver.close();
   }
+}
+
+/** The stored row of a computation, made the same way whether it runs now or waits in a queue. */
+export function computationRow(input: { name: string; image: string; driver: string; args: readonly string[]; config: ComputationConfig }): NewComputation {
+  return {
+    name: input.name,
+    image: input.image,
+    config: JSON.parse(JSON.stringify({ driver: input.driver, args: input.args, ...input.config })) as Json,
+  };
 }
 
 function recordAction(store: Store, computationId: string, entry: ActionRecord): void {

@@ -3,7 +3,7 @@ import { ShadowvmError } from '../errors.js';
 /** The file exists but holds something other than a shadowvm database. */
 export class NotAShadowvmDatabaseError extends ShadowvmError {
   constructor(path: string) {
-    super('not-a-shadowvm-db', `${path} is not a shadowvm database; point --db at another file or move this one away`);
+    super('not-a-shadowvm-db', `${path} is not a shadowvm database; point --store at another database or move this one away`);
   }
 }
 
@@ -12,7 +12,7 @@ export class SchemaTooNewError extends ShadowvmError {
   constructor(path: string, found: number, known: number) {
     super(
       'schema-too-new',
-      `${path} has schema version ${found} but this shadowvm knows up to ${known}; upgrade shadowvm or use another database file`,
+      `${path} has schema version ${found} but this shadowvm knows up to ${known}; upgrade shadowvm or point --store at another database`,
     );
   }
 }

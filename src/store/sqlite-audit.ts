@@ -27,7 +27,7 @@ const interventionRow = z.object({
   at: z.number(),
 });
 
-function toIntervention(row: unknown): StoredIntervention {
+export function toIntervention(row: unknown): StoredIntervention {
   const r = parseRow(interventionRow, row, 'intervention');
   return {
     id: r.id,
@@ -54,7 +54,7 @@ const predictionRow = z.object({
   at: z.number(),
 });
 
-function toPrediction(row: unknown): StoredPrediction {
+export function toPrediction(row: unknown): StoredPrediction {
   const r = parseRow(predictionRow, row, 'prediction');
   return {
     id: r.id,

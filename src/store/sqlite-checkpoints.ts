@@ -35,7 +35,7 @@ function toDigest(meta: string | null, pageHashes: Uint8Array | null, what: stri
   return { ...parseJson(meta, digestMetaSchema, what), pageHashes };
 }
 
-function toCheckpoint(row: unknown): CheckpointRecord {
+export function toCheckpoint(row: unknown): CheckpointRecord {
   const r = parseRow(checkpointRow, row, 'checkpoint');
   const what = `checkpoint ${r.id}`;
   return {
@@ -55,9 +55,18 @@ function toCheckpoint(row: unknown): CheckpointRecord {
   };
 }
 
-const entryRow = z.object({ page: z.number(), content_key: z.string().nullable() });
-const pageRow = z.object({ bytes });
-const pageStatsRow = z.object({ pages: z.number(), bytes: z.number() });
+/** A state digest as its two columns: the JSON metadata and the page hashes (both null when absent). */
+export function digestColumns(digest: StateDigest | null): { stateDigest: string | null; pageHashes: Uint8Array | null } {
+  if (digest === null) return { stateDigest: null, pageHashes: null };
+  return {
+    stateDigest: JSON.stringify({ pageSize: digest.pageSize, registers: digest.registers, outputs: digest.outputs }),
+    pageHashes: digest.pageHashes,
+  };
+}
+
+export const entryRow = z.object({ page: z.number(), content_key: z.string().nullable() });
+export const pageRow = z.object({ bytes });
+export const pageStatsRow = z.object({ pages: z.number(), bytes: z.number() });
 const seqRow = z.object({ seq: z.number() });
 
 export class SqliteCheckpoints implements CheckpointRepository {
@@ -107,7 +116,6 @@ export class SqliteCheckpoints implements CheckpointRepository {
     for (const { key, bytes: content } of pages) this.insertPageStmt.run(key, content);
     const id = newCheckpointId();
     const { seq } = parseRow(seqRow, this.nextSeqStmt.get(checkpoint.computationId), 'checkpoint sequence');
-    const digest = checkpoint.digest;
     this.insertStmt.run({
       id,
       computationId: checkpoint.computationId,
@@ -119,11 +127,7 @@ export class SqliteCheckpoints implements CheckpointRepository {
       registers: JSON.stringify(checkpoint.registers),
       driverState: JSON.stringify(checkpoint.driverState),
       rootDigest: checkpoint.rootDigest,
-      stateDigest:
-        digest === null
-          ? null
-          : JSON.stringify({ pageSize: digest.pageSize, registers: digest.registers, outputs: digest.outputs }),
-      pageHashes: digest === null ? null : digest.pageHashes,
+      ...digestColumns(checkpoint.digest),
       at: Date.now(),
     });
     for (const { page, key } of entries) this.insertEntryStmt.run(id, page, key);

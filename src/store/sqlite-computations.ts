@@ -32,7 +32,7 @@ const computationRow = z.object({
   updated_at: z.number(),
 });
 
-function toComputation(row: unknown): Computation {
+export function toComputation(row: unknown): Computation {
   const r = parseRow(computationRow, row, 'computation');
   return {
     id: r.id,
@@ -47,7 +47,7 @@ function toComputation(row: unknown): Computation {
   };
 }
 
-const DEFAULT_LIST_LIMIT = 50;
+export const DEFAULT_LIST_LIMIT = 50;
 
 export class SqliteComputations implements ComputationRepository {
   private readonly insertStmt: Database.Statement;
@@ -124,7 +124,7 @@ const vmRow = z.object({
   ended_at: z.number().nullable(),
 });
 
-function toVm(row: unknown): VmRecord {
+export function toVm(row: unknown): VmRecord {
   const r = parseRow(vmRow, row, 'VM');
   const what = `VM ${r.vm_id} of ${r.computation_id}`;
   return {

@@ -94,12 +94,42 @@ function toDivergence(row: unknown): StoredDivergence {
 }
 
 /** The columns a divergence shares with every kind, and the rest as its detail. */
-function splitDivergence(divergence: Divergence): { kind: string; detail: string } {
+export function splitDivergence(divergence: Divergence): { kind: string; detail: string } {
   const { computationId: _c, epoch: _e, vmId: _v, summary: _s, pageCount: _p, kind, ...detail } = divergence;
   return { kind, detail: JSON.stringify(detail) };
 }
 
-const pageDeltaRow = z.object({ divergence_id: z.number(), page: z.number(), delta: bytes });
+export const pageDeltaRow = z.object({ divergence_id: z.number(), page: z.number(), delta: bytes });
+
+/**
+ * Epoch rows joined with their metrics (one row per epoch and VM, ordered by epoch row id) as
+ * records, each epoch with the metrics of every VM.
+ */
+export function toEpochRecords(rows: readonly unknown[]): StoredEpochRecord[] {
+  const records: StoredEpochRecord[] = [];
+  let current: { id: number; metrics: Record<string, EpochMetrics> } | null = null;
+  for (const row of rows) {
+    const r = parseRow(epochMetricsRow, row, 'epoch record');
+    if (current === null || current.id !== r.id) {
+      current = { id: r.id, metrics: {} };
+      records.push({ computationId: r.computation_id, epoch: r.epoch, verified: r.verified, at: r.at, metrics: current.metrics });
+    }
+    if (r.vm_id !== null) current.metrics[r.vm_id] = toMetrics(r);
+  }
+  return records;
+}
+
+/** The page size a divergence query asks for, clamped to what one read may return. */
+export function pageLimit(query: DivergenceQuery): number {
+  return Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
+}
+
+/** Divergence rows fetched with one more than `limit` as a page; the extra row tells a next page exists. */
+export function toDivergencePage(rows: readonly unknown[], limit: number): Paged<StoredDivergence> {
+  const items = rows.slice(0, limit).map(toDivergence);
+  const last = items[items.length - 1];
+  return { items, next: rows.length > limit && last !== undefined ? last.id : null };
+}
 
 const statsRow = z.object({
   epochs: z.number(),
@@ -110,6 +140,20 @@ const statsRow = z.object({
   delta_bytes: z.number(),
   full_capture_pages: z.number(),
 });
+
+export function toLogStats(row: unknown): LogStats {
+  const r = parseRow(statsRow, row, 'log statistics');
+  return {
+    epochs: r.epochs,
+    divergences: r.divergences,
+    pageDeltas: r.page_deltas,
+    metricsBytes: r.metrics_bytes,
+    divergenceBytes: r.divergence_bytes,
+    deltaBytes: r.delta_bytes,
+    bytesLogged: r.metrics_bytes + r.divergence_bytes + r.delta_bytes,
+    fullCapturePages: r.full_capture_pages,
+  };
+}
 
 export class SqliteDiffLog implements DiffLogRepository {
   private readonly insertEpochStmt: Database.Statement;
@@ -206,29 +250,13 @@ export class SqliteDiffLog implements DiffLogRepository {
 
   readEpochs(computationId: string, range: EpochRange = {}): StoredEpochRecord[] {
     const { from, to } = epochBounds(range);
-    const records: StoredEpochRecord[] = [];
-    let current: { id: number; record: StoredEpochRecord; metrics: Record<string, EpochMetrics> } | null = null;
-    for (const row of this.readEpochsStmt.all(computationId, from, to)) {
-      const r = parseRow(epochMetricsRow, row, 'epoch record');
-      if (current === null || current.id !== r.id) {
-        const metrics: Record<string, EpochMetrics> = {};
-        const record = { computationId: r.computation_id, epoch: r.epoch, verified: r.verified, at: r.at, metrics };
-        current = { id: r.id, record, metrics };
-        records.push(record);
-      }
-      if (r.vm_id !== null) current.metrics[r.vm_id] = toMetrics(r);
-    }
-    return records;
+    return toEpochRecords(this.readEpochsStmt.all(computationId, from, to));
   }
 
   readDivergences(computationId: string, query: DivergenceQuery = {}): Paged<StoredDivergence> {
     const { from, to } = epochBounds(query);
-    const limit = Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
-    // One extra row tells whether another page follows.
-    const rows = this.readDivergencesStmt.all(computationId, from, to, query.after ?? 0, limit + 1);
-    const items = rows.slice(0, limit).map(toDivergence);
-    const last = items[items.length - 1];
-    return { items, next: rows.length > limit && last !== undefined ? last.id : null };
+    const limit = pageLimit(query);
+    return toDivergencePage(this.readDivergencesStmt.all(computationId, from, to, query.after ?? 0, limit + 1), limit);
   }
 
   readPageDeltas(divergenceId: DivergenceId): PageDelta[] {
@@ -239,16 +267,6 @@ export class SqliteDiffLog implements DiffLogRepository {
   }
 
   stats(computationId: string): LogStats {
-    const r = parseRow(statsRow, this.statsStmt.get({ c: computationId }), 'log statistics');
-    return {
-      epochs: r.epochs,
-      divergences: r.divergences,
-      pageDeltas: r.page_deltas,
-      metricsBytes: r.metrics_bytes,
-      divergenceBytes: r.divergence_bytes,
-      deltaBytes: r.delta_bytes,
-      bytesLogged: r.metrics_bytes + r.divergence_bytes + r.delta_bytes,
-      fullCapturePages: r.full_capture_pages,
-    };
+    return toLogStats(this.statsStmt.get({ c: computationId }));
   }
 }

@@ -9,10 +9,10 @@ import { bytes, parseRow } from './rows.js';
 import { withReference } from './sqlite-errors.js';
 import type { InputLogRepository } from './types.js';
 
-const DEFAULT_READ = 1000;
+export const DEFAULT_READ = 1000;
 
-const inputRow = z.object({ seq: z.number(), epoch: z.number(), kind: z.string(), payload: bytes });
-const countRow = z.object({ n: z.number() });
+export const inputRow = z.object({ seq: z.number(), epoch: z.number(), kind: z.string(), payload: bytes });
+export const countRow = z.object({ n: z.number() });
 
 export class SqliteInputs implements InputLogRepository {
   private readonly insertStmt: Database.Statement;

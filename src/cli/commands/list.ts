@@ -5,14 +5,15 @@ import { COMPUTATION_STATUSES, type ComputationStatus } from '../../store/types.
 import { table } from '../display.js';
 import { UsageError, parseCount } from '../parse.js';
 import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
+import { remoteList, serverFrom, SERVER_OPTIONS } from '../client.js';
 
-export const LIST_USAGE = `usage: shadowvm list [--status STATUS] [--limit N] [--json] [--store PATH]
+export const LIST_USAGE = `usage: shadowvm list [--status STATUS] [--limit N] [--json] [--store PATH | --server URL [--token T]]
   the computations in the store, newest first`;
 
 export async function listCommand(argv: readonly string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: [...argv], strict: true, options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION } }));
+    ({ values } = parseArgs({ args: [...argv], strict: true, options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION, ...SERVER_OPTIONS } }));
   } catch (error) {
     throw new UsageError(`list: ${(error as Error).message.split('\n')[0]}; ${LIST_USAGE.split('\n')[0]}`);
   }
@@ -20,11 +21,14 @@ export async function listCommand(argv: readonly string[]): Promise<number> {
   if (status !== undefined && !(COMPUTATION_STATUSES as readonly string[]).includes(status)) {
     throw new UsageError(`list --status ${status}: use one of ${COMPUTATION_STATUSES.join(', ')}`);
   }
+  const server = serverFrom(values);
+  const limit = values.limit !== undefined ? parseCount('--limit', values.limit, 1) : 50;
+  if (server) return remoteList(server, { ...(status ? { status } : {}), limit, json: values.json === true });
   const store = openStoreFromFlag(values.store);
   try {
     const computations = store.computations.list({
       ...(status ? { status: status as ComputationStatus } : {}),
-      limit: values.limit !== undefined ? parseCount('--limit', values.limit, 1) : 50,
+      limit,
     });
     if (values.json) {
       process.stdout.write(`${JSON.stringify(computations.map(({ report, ...rest }) => ({ ...rest, hasReport: report !== null })), null, 2)}\n`);

@@ -6,8 +6,9 @@ import { ComputationNotFoundError } from '../../store/errors.js';
 import type { Store, StoredDivergence, StoredIntervention } from '../../store/types.js';
 import { UsageError, parseCount } from '../parse.js';
 import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
+import { remoteLog, serverFrom, SERVER_OPTIONS } from '../client.js';
 
-export const LOG_USAGE = `usage: shadowvm log COMPUTATION-ID [--from N] [--to N] [--all] [--json] [--store PATH]
+export const LOG_USAGE = `usage: shadowvm log COMPUTATION-ID [--from N] [--to N] [--all] [--json] [--store PATH | --server URL [--token T]]
   prints each epoch that had a divergence or an event (--all: every epoch)`;
 
 export async function logCommand(argv: readonly string[]): Promise<number> {
@@ -17,7 +18,7 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: { from: { type: 'string' }, to: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTION },
+      options: { from: { type: 'string' }, to: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTION, ...SERVER_OPTIONS },
     });
   } catch (error) {
     throw new UsageError(`log: ${(error as Error).message.split('\n')[0]}; ${LOG_USAGE.split('\n')[0]}`);
@@ -29,6 +30,8 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
     ...(values.from !== undefined ? { from: parseCount('--from', values.from) } : {}),
     ...(values.to !== undefined ? { to: parseCount('--to', values.to) } : {}),
   };
+  const server = serverFrom(values);
+  if (server) return remoteLog(server, id, range, { all: values.all === true, json: values.json === true });
   const store = openStoreFromFlag(values.store);
   try {
     const log = readLog(store, id, range);

@@ -1,24 +1,32 @@
 // `shadowvm run guest.wasm [flags] -- <guest args>`: behaves like running the guest alone (its
 // stdin, stdout, stderr and exit code are the primary's), with shadows checking it at every epoch.
+// `shadowvm run --driver qemu [-- kernel params]` does the same with a real Linux guest under QEMU.
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, type ComputationConfig, type PlannedFault } from '../../manager/config.js';
-import { launchWasm } from '../../manager/launch.js';
+import { launchWasm, runLaunch, type Launch } from '../../manager/launch.js';
+import { QemuDriver } from '../../drivers/qemu/driver.js';
+import { guestImage, guestImageHash } from '../../drivers/qemu/guest-build.js';
 import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
 import type { ComputationReport } from '../../manager/report.js';
 import { Progress, summary } from '../display.js';
 import { UsageError, parseBitflip, parseCorruptInput, parseCount, parseDuration, parseEnv, parseSize } from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
+import { remoteRun, serverFrom, SERVER_OPTIONS } from '../client.js';
 
 export const RUN_USAGE = `usage: shadowvm run GUEST.wasm [options] [-- guest args...]
+       shadowvm run --driver qemu [options] [-- kernel params, e.g. shadowvm.rounds=20]
+  --driver wasm|qemu          what runs the replicas (default wasm; qemu boots the "shadowvm guest build" Linux guest)
+  --mode lockstep|free        qemu: shadows replay the primary's record (default) or run free beside it
+  --image DIR                 qemu: guest image directory (default: the built default guest)
   --shadows N                 shadow VMs beside the primary (default ${DEFAULT_CONFIG.shadows})
   --profiles A,B              diversity profile of each shadow in turn (thread/v8, process/liftoff, process/turbofan)
   --epoch-events N            counted guest events per epoch (default ${DEFAULT_CONFIG.epochs.events}; 0 = off)
   --epoch-syscalls N          also end an epoch every N syscalls (default off)
   --epoch-ms T                the primary also ends an epoch at an input after T (default ${DEFAULT_CONFIG.epochs.maxEpochMs}ms; 0 = off)
   --checkpoint-every M        checkpoint the primary every M epochs (default ${DEFAULT_CONFIG.checkpointEvery})
-  --memory SIZE               guest memory limit, e.g. 512M (default 1G)
+  --memory SIZE               guest memory limit, e.g. 512M (default 1G; qemu: guest RAM, default 128M)
   --max-epochs N              end a guest that runs longer as a runaway
   --timeout T                 end a computation that runs longer as a runaway, e.g. 30s
   --inject-bitflip SPEC       VM@epoch=K[,addr=A][,bit=B], e.g. primary@epoch=3 (repeatable)
@@ -27,45 +35,71 @@ export const RUN_USAGE = `usage: shadowvm run GUEST.wasm [options] [-- guest arg
   --dry-run                   decide interventions but carry none out (recorded as dry-run)
   --input-dir DIR             read-only directory the guest sees as /input
   --env NAME=VALUE            guest environment variable (repeatable)
-  --store PATH                SQLite database (default .shadowvm/shadowvm.db)
+  --store PATH|URL            SQLite file (default .shadowvm/shadowvm.db) or postgres://… URL
   --report FILE               write the computation's report as JSON to FILE
   --json                      print the summary as JSON on stderr
-  --quiet                     print nothing of shadowvm's own`;
+  --quiet                     print nothing of shadowvm's own
+  --server URL                run in the manager at URL (default $SHADOWVM_SERVER); GUEST is a path in its guests directory
+  --token T                   the manager's bearer token (default $SHADOWVM_TOKEN)`;
 
 export async function runCommand(argv: readonly string[]): Promise<number> {
   const split = argv.indexOf('--');
   const own = split >= 0 ? argv.slice(0, split) : argv;
   const guestArgs = split >= 0 ? argv.slice(split + 1) : [];
   const { values, positionals } = parseFlags(own);
-  if (positionals.length !== 1) {
+  const driver = values.driver ?? 'wasm';
+  if (driver !== 'wasm' && driver !== 'qemu') throw new UsageError(`run: --driver ${driver}: expected wasm or qemu`);
+  if (driver === 'wasm' && (values.mode !== undefined || values.image !== undefined)) throw new UsageError('run: --mode and --image need --driver qemu');
+  if (driver === 'qemu' && positionals.length > 0) throw new UsageError(`run: unexpected argument ${positionals[0]}; the qemu driver boots --image (kernel params go after --)`);
+  if (driver === 'wasm' && positionals.length !== 1) {
     throw new UsageError(positionals.length === 0 ? 'run: the guest module is missing; usage: shadowvm run GUEST.wasm [options] -- args' : `run: unexpected argument ${positionals[1]}; put guest arguments after --`);
   }
   const config = configFrom(values);
+  const server = serverFrom(values);
+  if (server) {
+    return remoteRun(server, {
+      guest: positionals[0] as string,
+      args: guestArgs,
+      env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+      config,
+      ...(values.policy ? { policyText: readFileSync(values.policy, 'utf8') } : {}),
+      dryRun: values['dry-run'] === true,
+      ...(process.stdin.isTTY ? {} : { stdin: readFileSync(0, 'utf8') }),
+      json: values.json === true,
+      quiet: values.quiet === true,
+      ...(values.report ? { reportPath: values.report } : {}),
+    });
+  }
   const quiet = values.quiet === true;
-  const progress = new Progress(process.stderr, positionals[0] as string, quiet || values.json === true);
+  const progress = new Progress(process.stderr, positionals[0] ?? 'linux guest', quiet || values.json === true);
   const policy = await policyFrom(values.policy, values['dry-run'] === true);
   const store = openStoreFromFlag(values.store);
   let report: ComputationReport;
   try {
-    report = await launchWasm({
-      wasmPath: positionals[0] as string,
-      args: guestArgs,
-      env: Object.fromEntries((values.env ?? []).map(parseEnv)),
-      ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
-      stdinFd: 0,
+    const common = {
       config,
       store,
-      sink: { write: (stream, bytes) => (stream === 'stderr' ? process.stderr : process.stdout).write(bytes) },
+      sink: { write: (stream: string, bytes: Uint8Array) => (stream === 'stderr' ? process.stderr : process.stdout).write(bytes) },
       observers: [progress],
-      onEvent: (event) => progress.event(event),
+      onEvent: (event: Parameters<Progress['event']>[0]) => progress.event(event),
       policy,
-      writeLine: (line) => {
+      writeLine: (line: string) => {
         if (!quiet) {
           progress.clear();
           process.stderr.write(`${line}\n`);
         }
       },
-    });
+    };
+    report = driver === 'qemu'
+      ? await runLaunch({ ...common, ...qemuLaunch(values, guestArgs) })
+      : await launchWasm({
+        ...common,
+        wasmPath: positionals[0] as string,
+        args: guestArgs,
+        env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+        ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
+        stdinFd: 0,
+      });
   } finally {
     progress.clear();
     store.close();
@@ -83,6 +117,9 @@ function parseFlags(argv: readonly string[]) {
       allowPositionals: true,
       strict: true,
       options: {
+        driver: { type: 'string' },
+        mode: { type: 'string' },
+        image: { type: 'string' },
         shadows: { type: 'string' },
         profiles: { type: 'string' },
         'epoch-events': { type: 'string' },
@@ -102,6 +139,7 @@ function parseFlags(argv: readonly string[]) {
         json: { type: 'boolean' },
         quiet: { type: 'boolean' },
         ...STORE_OPTION,
+        ...SERVER_OPTIONS,
       },
     });
   } catch (error) {
@@ -125,6 +163,19 @@ function withDryRun(policy: Policy): Policy {
 
 type RunFlags = ReturnType<typeof parseFlags>['values'];
 
+/** The QEMU driver for one computation; guest args are extra kernel parameters. */
+function qemuLaunch(values: RunFlags, kernelArgs: readonly string[]): Pick<Launch, 'driver' | 'name' | 'image' | 'imageHash' | 'args'> {
+  const mode = values.mode ?? 'lockstep';
+  if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
+  const image = guestImage(values.image);
+  const epochMs = values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
+  const driver = new QemuDriver({ mode, imageDir: image.dir, kernelArgs, ...(epochMs !== undefined ? { epochMs } : {}) });
+  return { driver, name: `linux-guest (${mode})`, image: image.dir, imageHash: guestImageHash(image), args: kernelArgs };
+}
+
+/** A QEMU guest's RAM is a file on tmpfs hashed every epoch: keep the default small. */
+const qemuDefaultMemory = 128 * 2 ** 20;
+
 export function configFrom(values: RunFlags): ComputationConfig {
   const faults: PlannedFault[] = [
     ...(values['inject-bitflip'] ?? []).map(parseBitflip),
@@ -146,7 +197,7 @@ export function configFrom(values: RunFlags): ComputationConfig {
       maxEpochMs: values['epoch-ms'] !== undefined ? (values['epoch-ms'] === '0' ? 0 : parseDuration('--epoch-ms', values['epoch-ms'])) : DEFAULT_CONFIG.epochs.maxEpochMs,
     },
     checkpointEvery: values['checkpoint-every'] !== undefined ? parseCount('--checkpoint-every', values['checkpoint-every'], 1) : DEFAULT_CONFIG.checkpointEvery,
-    memoryLimitBytes: values.memory !== undefined ? parseSize('--memory', values.memory) : DEFAULT_CONFIG.memoryLimitBytes,
+    memoryLimitBytes: values.memory !== undefined ? parseSize('--memory', values.memory) : values.driver === 'qemu' ? qemuDefaultMemory : DEFAULT_CONFIG.memoryLimitBytes,
     ...(values['max-epochs'] !== undefined ? { maxEpochs: parseCount('--max-epochs', values['max-epochs'], 1) } : {}),
     ...(values.timeout !== undefined ? { timeoutMs: parseDuration('--timeout', values.timeout) } : {}),
     faults,

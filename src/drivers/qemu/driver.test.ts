@@ -8,10 +8,11 @@ import { QemuDriver } from './driver.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { liveQemuCount } from './process.js';
 import { ensureGuest } from './guest-build.js';
+import { quietKernelAddress } from './guest-layout.js';
 import { qemuProcessesUnder } from './leaks.js';
 
 test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', { timeout: 300_000 }, async () => {
-  await ensureGuest();
+  const image = await ensureGuest();
   const driver = new QemuDriver({ mode: 'lockstep', epochMs: 400 });
   try {
     const profile = driver.profiles()[0]!;
@@ -32,8 +33,9 @@ test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at t
     assert.ok(primary.reports.at(-1)!.metrics.instructions > 0);
     assert.match(Buffer.concat(primary.reports.flatMap((r) => r.outputs.map((o) => o.bytes))).toString(), /round \d+ sum/);
 
-    // 100 MiB into a 128 MiB guest: free memory the workload never touches.
-    const address = 100 * 2 ** 20 + 123;
+    // Free memory is not a safe spot: the guest may zero a free page before the next epoch
+    // (seen: the flip at 100 MiB vanished in 2 of 6 runs). Kernel BTF data is never rewritten.
+    const address = quietKernelAddress(image);
     await primary.vm.inject({ kind: 'bitflip', address, bit: 3 });
     const [p, s] = await step([primary, shadow]);
     assert.deepEqual(differingPages(p!, s!), [Math.floor(address / 4096)]);

@@ -1,13 +1,13 @@
 // The QEMU driver: real Linux guests behind the same capability interface as the wasm driver.
 // One driver instance serves one computation; in lockstep mode it holds the computation's
-// timeline, which each new primary (a start or a rollback) replaces with a fresh recording.
+// recordings (a new one after each rollback of the primary) and the snapshots taken on them.
 import { mkdirSync, rmSync } from 'node:fs';
 import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import { guestImage, type GuestImage } from './guest-build.js';
 import { RuntimeDir } from './process.js';
 import { qemuProfiles } from './profile.js';
-import { LockstepTimeline } from './timeline.js';
+import { CheckpointRegistry, Generations } from './lockstep.js';
 import { QemuVm, type ShadowingMode } from './vm.js';
 
 export interface QemuDriverOptions {
@@ -18,6 +18,8 @@ export interface QemuDriverOptions {
   readonly kvm?: boolean;
   /** Workload rounds before the guest powers off (0 = forever). */
   readonly rounds?: number;
+  /** More kernel parameters for the guest (e.g. shadowvm.size=N); they override `rounds`. */
+  readonly kernelArgs?: readonly string[];
   /** Wall-clock length of an epoch (free mode; lockstep's first epoch). */
   readonly epochMs?: number;
 }
@@ -30,8 +32,8 @@ export class QemuDriver implements Driver {
   private readonly checkpointDir: string;
   private readonly options: QemuDriverOptions;
   private readonly vms = new Set<QemuVm>();
-  private timeline: LockstepTimeline | undefined;
-  private primaries = 0;
+  private readonly checkpoints = new CheckpointRegistry();
+  private readonly generations: Generations | undefined;
 
   constructor(options: QemuDriverOptions = {}) {
     this.options = options;
@@ -40,6 +42,7 @@ export class QemuDriver implements Driver {
     this.runtime = RuntimeDir.create();
     this.checkpointDir = this.runtime.file('checkpoints');
     mkdirSync(this.checkpointDir, { mode: 0o700 });
+    if (this.mode === 'lockstep') this.generations = new Generations(this.runtime);
   }
 
   /** The runtime directory holding every file of this driver's VMs (for leak checks). */
@@ -54,13 +57,14 @@ export class QemuDriver implements Driver {
   }
 
   async createVm(request: VmRequest): Promise<Vm> {
-    if (this.mode === 'lockstep') {
+    const generations = this.generations;
+    if (generations !== undefined && request.restore === undefined) {
+      // A fresh primary starts the computation's first recording; fresh shadows follow it.
       if (request.role === 'primary') {
-        this.timeline = new LockstepTimeline(this.runtime.file(`rr-${this.primaries++}.log`));
-      } else if (this.timeline === undefined) {
+        if (generations.latest !== undefined) throw new QemuRequestError('this lockstep computation already has a primary; restore it instead');
+        generations.open(0);
+      } else if (generations.latest === undefined) {
         throw new QemuRequestError('create the lockstep primary before its shadows');
-      } else if (request.restore?.target) {
-        throw new QemuRequestError('lockstep shadows follow the primary from its start; restore the primary instead');
       }
     }
     const vm = new QemuVm({
@@ -68,9 +72,10 @@ export class QemuDriver implements Driver {
       image: this.image,
       runtime: this.runtime,
       checkpointDir: this.checkpointDir,
+      checkpoints: this.checkpoints,
       mode: this.mode,
-      ...(this.timeline ? { timeline: this.timeline } : {}),
-      rounds: this.options.rounds ?? 0,
+      ...(generations ? { generations } : {}),
+      kernelArgs: [`shadowvm.rounds=${this.options.rounds ?? 0}`, ...(this.options.kernelArgs ?? [])],
       epochMs: this.options.epochMs ?? 300,
     });
     this.vms.add(vm);
@@ -78,6 +83,7 @@ export class QemuDriver implements Driver {
   }
 
   async close(): Promise<void> {
+    this.generations?.fail('driver closed');
     await Promise.all([...this.vms].map((vm) => vm.kill('driver closed')));
     this.vms.clear();
     rmSync(this.checkpointDir, { recursive: true, force: true });

@@ -1,7 +1,8 @@
 // Builds and locates the default Linux guest (kernel + busybox initramfs + base qcow2 disk).
 // The build itself is guests/linux/build.sh so CI and humans can run it without node.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,4 +68,11 @@ export async function ensureGuest(dir: string = defaultGuestDir): Promise<GuestI
     if (error instanceof GuestImageError) return buildGuest(dir);
     throw error;
   }
+}
+
+/** Digest of what a guest boots (kernel, initramfs, base disk): the computation's image hash. */
+export function guestImageHash(image: GuestImage): string {
+  const hash = createHash('sha256');
+  for (const file of [image.kernel, image.initrd, image.disk]) hash.update(readFileSync(file));
+  return hash.digest('hex');
 }

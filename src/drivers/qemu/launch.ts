@@ -9,6 +9,8 @@ const quietKernel = 'console=ttyS0 quiet nokaslr norandmaps randomize_kstack_off
 export interface RecordReplay {
   readonly mode: 'record' | 'replay';
   readonly file: string;
+  /** Record only: save this internal snapshot as the recording starts (replayers load it). */
+  readonly startSnapshot?: string;
 }
 
 export interface LaunchSpec {
@@ -24,8 +26,8 @@ export interface LaunchSpec {
   readonly rr?: RecordReplay;
   /** Internal snapshot of the overlay to start from (restore). */
   readonly loadvm?: string;
-  /** Workload rounds before the guest powers off (0 = forever). */
-  readonly rounds: number;
+  /** Extra kernel parameters (the guest's workload reads shadowvm.rounds=N, shadowvm.size=N). */
+  readonly kernelArgs: readonly string[];
 }
 
 export function qemuArgs(spec: LaunchSpec): string[] {
@@ -44,14 +46,14 @@ export function qemuArgs(spec: LaunchSpec): string[] {
     '-qmp', `unix:${spec.qmpSocket},server=on,wait=off`,
     '-kernel', spec.image.kernel,
     '-initrd', spec.image.initrd,
-    '-append', `${quietKernel} shadowvm.rounds=${spec.rounds}`,
+    '-append', [quietKernel, ...spec.kernelArgs].join(' '),
     '-device', 'virtio-balloon-pci,id=balloon0',
     '-S',
   ];
   if (spec.rr) {
     // Block I/O must go through blkreplay so that completions happen at recorded points.
     args.push(
-      '-icount', `shift=auto,rr=${spec.rr.mode},rrfile=${spec.rr.file}`,
+      '-icount', `shift=auto,rr=${spec.rr.mode},rrfile=${spec.rr.file}${spec.rr.startSnapshot ? `,rrsnapshot=${spec.rr.startSnapshot}` : ''}`,
       '-drive', `file=${spec.overlay},if=none,id=disk-direct,node-name=ov`,
       '-drive', 'driver=blkreplay,if=none,image=disk-direct,id=disk0',
     );

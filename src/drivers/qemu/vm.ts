@@ -1,6 +1,8 @@
 // One replica as a QEMU process. Lockstep: the primary records (rr=record) and stops every epoch
 // at whatever instruction count it reached; shadows replay its log and stop at that same count
-// (replay-break). Free-running: every replica runs on its own for a wall-clock slice per epoch.
+// (replay-break). A restored VM replays from a snapshot taken during the recording, and a restored
+// primary records anew once its old recording runs out. Free-running: every replica runs on its
+// own for a wall-clock slice per epoch.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, createReadStream, rmSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
@@ -10,12 +12,13 @@ import type {
 } from '../types.js';
 import { QemuProcessError, QemuRequestError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
-import { qemuArgs, type LaunchSpec } from './launch.js';
+import { qemuArgs, type LaunchSpec, type RecordReplay } from './launch.js';
+import type { CheckpointRegistry, Generations } from './lockstep.js';
 import { parseProfile } from './profile.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
 import { QmpClient } from './qmp.js';
 import { digestPages, pageSize, RamFile } from './ram.js';
-import type { LockstepTimeline } from './timeline.js';
+import type { GenerationStart, LockstepTimeline } from './timeline.js';
 
 export type ShadowingMode = 'lockstep' | 'free';
 
@@ -25,11 +28,12 @@ export interface QemuVmConfig {
   readonly runtime: RuntimeDir;
   /** Where checkpoint disks are kept (owned by the driver; they outlive the VM). */
   readonly checkpointDir: string;
+  readonly checkpoints: CheckpointRegistry;
   readonly mode: ShadowingMode;
-  /** Lockstep only: the computation's timeline (the primary publishes, shadows follow). */
-  readonly timeline?: LockstepTimeline;
-  /** Workload rounds before the guest powers off (0 = forever). */
-  readonly rounds: number;
+  /** Lockstep only: the computation's recordings (the primary records, the others replay). */
+  readonly generations?: Generations;
+  /** Extra kernel parameters for the guest's workload. */
+  readonly kernelArgs: readonly string[];
   /** Wall-clock length of the first epoch; lockstep then aims at `limits.epochBudget` instructions. */
   readonly epochMs: number;
 }
@@ -38,12 +42,19 @@ const defaultMemoryMiB = 128;
 const stopTimeoutMs = 180_000;
 /** Bytes the recorder must have written after a stop so its 4 KiB stdio buffer reached the file. */
 const logFlushSlack = 12_288;
+/** Name of the snapshot a recorder saves as it starts, which its replayers load. */
+const startSnapshot = 'start';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface ReplayInfo {
   readonly icount: number;
   readonly mode: string;
+}
+
+interface Launch {
+  readonly rr?: RecordReplay;
+  readonly loadvm?: string;
 }
 
 /** `info registers` → name → hex value (CPU#0; control and segment registers included). */
@@ -56,15 +67,25 @@ export function parseRegisters(text: string): Record<string, string> {
   return registers;
 }
 
+/** VM ids name computations and generations ("c1/primary#2"); file names must stay flat. */
+const fileStem = (id: string) => id.replace(/[^A-Za-z0-9_.-]/g, '_');
+
 export class QemuVm implements Vm {
   readonly id: string;
   readonly role: Role;
   readonly profile: DiversityProfile;
   private readonly config: QemuVmConfig;
   private readonly ram: RamFile;
-  private readonly spec: LaunchSpec;
+  private readonly base: Omit<LaunchSpec, 'rr' | 'loadvm'>;
+  private launched: LaunchSpec | undefined;
   private qemu: QemuProcess | undefined;
   private qmp: QmpClient | undefined;
+  /** Lockstep: the recording this VM records or replays. */
+  private timeline: LockstepTimeline | undefined;
+  /** Lockstep replayer not yet started: the snapshot it starts from (undefined: boot). */
+  private replayFrom: GenerationStart | undefined;
+  /** RAM the next started replayer must show (a restore or a change of recording). */
+  private pendingCheck: { readonly pageHashes: Uint8Array; readonly what: string } | undefined;
   private epoch = 0;
   private icount = 0;
   private epochMs: number;
@@ -88,10 +109,10 @@ export class QemuVm implements Vm {
     this.epochMs = config.epochMs;
     const memoryMiB = Math.ceil((request.limits.memoryBytes ?? defaultMemoryMiB * 2 ** 20) / 2 ** 20);
     const lockstep = config.mode === 'lockstep';
-    if (lockstep && config.timeline === undefined) throw new QemuRequestError('lockstep VMs need a timeline');
-    const file = (suffix: string) => config.runtime.file(`${request.id}.${suffix}`);
+    if (lockstep && config.generations === undefined) throw new QemuRequestError('lockstep VMs need the recordings of their computation');
+    const file = (suffix: string) => config.runtime.file(`${fileStem(request.id)}.${suffix}`);
     this.ram = new RamFile(file('ram'));
-    this.spec = {
+    this.base = {
       image: config.image,
       profile: parseProfile(request.profile),
       memoryMiB,
@@ -100,34 +121,36 @@ export class QemuVm implements Vm {
       qmpSocket: file('qmp'),
       serialFile: file('serial'),
       overlay: file('qcow2'),
-      rounds: config.rounds,
-      ...(lockstep && config.timeline
-        ? { rr: { mode: request.role === 'primary' ? 'record' : 'replay', file: config.timeline.rrFile } as const }
-        : {}),
-      ...(request.restore?.target ? { loadvm: this.checkpointTag(request.restore.target.driverState) } : {}),
+      kernelArgs: config.kernelArgs,
     };
   }
 
   async start(): Promise<void> {
-    const target = this.config.request.restore?.target ?? null;
-    if (target) {
-      copyFileSync(this.checkpointDisk(target.driverState), this.spec.overlay);
-      this.epoch = target.epoch;
+    const restore = this.config.request.restore;
+    const target = restore?.target ?? null;
+    const checkpoint = target ? this.config.checkpoints.find(target) : undefined;
+    if (checkpoint) this.epoch = checkpoint.epoch;
+    const generations = this.config.generations;
+    if (generations === undefined) {
+      if (checkpoint) copyFileSync(checkpoint.disk, this.base.overlay);
+      else this.createOverlay();
+      await this.launch(checkpoint ? { loadvm: checkpoint.tag } : {});
+    } else if (this.role === 'primary' && restore === undefined) {
+      const timeline = generations.latest;
+      if (timeline === undefined || timeline.startEpoch !== 0) throw new QemuRequestError('the lockstep primary has no recording to start');
+      this.timeline = timeline;
+      this.createOverlay();
+      await this.launch({ rr: { mode: 'record', file: timeline.rrFile } });
+      timeline.writeHeader();
     } else {
-      execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', this.spec.image.disk, '-F', 'qcow2', this.spec.overlay]);
+      // Replayers start lazily, once the log holds the epoch they replay (see replayEpoch).
+      this.timeline = generations.get(checkpoint?.generation ?? 0);
+      this.replayFrom = checkpoint ? { disk: checkpoint.disk, tag: checkpoint.tag } : undefined;
     }
-    rmSync(this.spec.ramFile, { force: true });
-    // A replayer reads the recorder's log from its first byte: wait until the first epoch is in it.
-    if (this.spec.rr?.mode === 'replay') await this.config.timeline?.boundary(this.epoch + 1);
-    this.qemu = QemuProcess.start(this.config.runtime, this.id, qemuArgs(this.spec));
-    void this.qemu.exited.then((end) => this.onProcessExit(end.stderr));
-    this.qmp = await QmpClient.connect(this.spec.qmpSocket);
-    this.qmp.onEvent((event) => {
-      if (event.event === 'SHUTDOWN') this.guestEnded = true;
-    });
-    if (this.spec.rr?.mode === 'record') this.config.timeline?.writeHeader();
-    if (target) await this.checkRestored(target.digest);
+    if (target) this.pendingCheck = { pageHashes: target.digest.pageHashes, what: 'the checkpoint' };
+    if (this.qemu !== undefined) await this.checkPending();
     await this.runEpoch();
+    if (target && this.lastDigest === undefined) throw new QemuRequestError(`restore of ${this.id} reached no epoch`);
   }
 
   resume(): void {
@@ -141,21 +164,20 @@ export class QemuVm implements Vm {
   }
 
   async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
-    const qmp = this.requireQmp();
     const tag = `e${this.epoch}-${Date.now().toString(36)}`;
-    const jobId = `save-${tag}`;
-    const done = qmp.waitEvent('JOB_STATUS_CHANGE', stopTimeoutMs, (e) => e.data.id === jobId && e.data.status === 'concluded');
-    await qmp.execute('snapshot-save', { 'job-id': jobId, tag, vmstate: 'ov', devices: ['ov'] });
-    await done;
-    const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
-    const error = jobs.find((job) => job.id === jobId)?.error;
-    await qmp.execute('job-dismiss', { id: jobId });
-    if (error !== undefined) throw new QemuRequestError(`checkpoint of ${this.id} failed: ${error}`);
-    const disk = `${this.config.checkpointDir}/${this.id}-${tag}.qcow2`;
-    copyFileSync(this.spec.overlay, disk);
+    await this.saveSnapshot(tag);
+    const disk = `${this.config.checkpointDir}/${fileStem(this.id)}-${tag}.qcow2`;
+    copyFileSync(this.base.overlay, disk);
 
     const memory = this.ram.readAll();
     const hashes = await digestPages(memory);
+    this.config.checkpoints.add({
+      epoch: this.epoch,
+      pageHashes: hashes,
+      tag,
+      disk,
+      ...(this.timeline ? { generation: this.timeline.index } : {}),
+    });
     const changed = new Map<number, Uint8Array>();
     for (let page = 0; page < hashes.length / 16; page++) {
       const same = basePageHashes !== undefined && basePageHashes.length === hashes.length &&
@@ -185,11 +207,11 @@ export class QemuVm implements Vm {
   async adjust(change: ResourceLimits): Promise<ResourceLimits> {
     const qmp = this.requireQmp();
     if (change.memoryBytes !== undefined) {
-      const max = this.spec.memoryMiB * 2 ** 20;
+      const max = this.base.memoryMiB * 2 ** 20;
       await qmp.execute('balloon', { value: Math.min(change.memoryBytes, max) });
     }
     if (change.cpuShare !== undefined) {
-      const wanted = Math.min(Math.ceil(change.cpuShare), this.spec.maxCpus);
+      const wanted = Math.min(Math.ceil(change.cpuShare), this.base.maxCpus);
       if (wanted > this.cpus) await this.plugCpus(wanted);
     }
     this.currentLimits = { ...this.currentLimits, ...change };
@@ -202,63 +224,180 @@ export class QemuVm implements Vm {
   }
 
   async kill(reason: string): Promise<void> {
-    await this.teardown(reason);
+    await this.teardown();
     this.finish({ kind: 'killed', message: reason });
   }
 
-  private async teardown(reason: string): Promise<void> {
+  private async teardown(): Promise<void> {
+    await this.stopQemu();
+    rmSync(this.base.overlay, { force: true });
+    // A stopped recorder ends its recording: whoever follows it continues in the next one.
+    if (this.launched?.rr?.mode === 'record') this.timeline?.supersede();
+  }
+
+  // ---- QEMU process -------------------------------------------------------------------------------
+
+  private createOverlay(): void {
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', this.base.image.disk, '-F', 'qcow2', this.base.overlay]);
+  }
+
+  private async launch(how: Launch): Promise<void> {
+    const spec: LaunchSpec = { ...this.base, ...how };
+    rmSync(spec.ramFile, { force: true });
+    const qemu = QemuProcess.start(this.config.runtime, fileStem(this.id), qemuArgs(spec));
+    this.qemu = qemu;
+    this.launched = spec;
+    void qemu.exited.then((end) => {
+      if (this.qemu === qemu) this.onProcessExit(end.stderr);
+    });
+    try {
+      this.qmp = await QmpClient.connect(spec.qmpSocket);
+    } catch (error) {
+      const end = await Promise.race([qemu.exited, sleep(2000).then(() => undefined)]);
+      if (end === undefined) throw error;
+      throw new QemuProcessError(`QEMU for ${this.id} did not start: ${end.stderr.split('\n').pop() ?? 'no message'}`);
+    }
+    this.qmp.onEvent((event) => {
+      if (event.event === 'SHUTDOWN') this.guestEnded = true;
+    });
+    this.icount = await this.readIcount();
+  }
+
+  /** Ends the current QEMU process (a new one may follow: a change of recording). */
+  private async stopQemu(): Promise<void> {
+    const qemu = this.qemu;
+    this.qemu = undefined;
     this.qmp?.close();
-    await this.qemu?.kill();
-    for (const path of [this.spec.ramFile, this.spec.overlay, this.spec.serialFile, this.spec.qmpSocket]) rmSync(path, { force: true });
-    if (this.role === 'primary') this.config.timeline?.fail(reason);
+    this.qmp = undefined;
+    await qemu?.kill();
+    for (const path of [this.base.ramFile, this.base.serialFile, this.base.qmpSocket]) rmSync(path, { force: true });
+  }
+
+  private async saveSnapshot(tag: string): Promise<void> {
+    const qmp = this.requireQmp();
+    const jobId = `save-${tag}`;
+    const done = qmp.waitEvent('JOB_STATUS_CHANGE', stopTimeoutMs, (e) => e.data.id === jobId && e.data.status === 'concluded');
+    await qmp.execute('snapshot-save', { 'job-id': jobId, tag, vmstate: 'ov', devices: ['ov'] });
+    await done;
+    const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
+    const error = jobs.find((job) => job.id === jobId)?.error;
+    await qmp.execute('job-dismiss', { id: jobId });
+    if (error !== undefined) throw new QemuRequestError(`snapshot of ${this.id} failed: ${error}`);
   }
 
   // ---- epochs -----------------------------------------------------------------------------------
 
   private async runEpoch(): Promise<void> {
-    const qmp = this.requireQmp();
     this.epoch += 1;
-    const before = await this.readIcount();
     const started = performance.now();
-    let reached: boolean;
-    if (this.spec.rr?.mode === 'replay') reached = await this.replayTo(qmp);
-    else reached = await this.runSlice(qmp);
+    const before = this.icount;
+    let ended: boolean;
+    if (this.config.generations === undefined) ended = await this.runSlice();
+    else if (this.launched?.rr?.mode === 'record') ended = await this.recordEpoch();
+    else ended = await this.replayEpoch();
     const runMs = performance.now() - started;
-    this.icount = await this.readIcount();
-    const instructions = this.icount - before;
-    if (this.spec.rr?.mode === 'record') {
-      this.adaptSlice(instructions, runMs);
-      await this.flushLog(qmp);
-      this.config.timeline?.publish(this.epoch, this.icount);
-      this.recordBoundary();
-    }
-    const ended = this.guestEnded || !reached;
-    if (ended && this.spec.rr?.mode === 'record') this.config.timeline?.end(this.epoch);
-    await this.report(instructions, runMs, ended ? { kind: 'exit', code: 0 } : undefined);
+    await this.report(Math.max(0, this.icount - before), runMs, ended ? { kind: 'exit', code: 0 } : undefined);
   }
 
-  /** Runs for the current slice, then pauses (the recorder's epoch ends wherever it stopped). */
-  private async runSlice(qmp: QmpClient): Promise<boolean> {
+  /** Runs for the current slice, then pauses; true when the guest powered off. */
+  private async runSlice(): Promise<boolean> {
+    const qmp = this.requireQmp();
     await qmp.execute('cont');
     const deadline = performance.now() + this.epochMs;
     while (performance.now() < deadline && !this.guestEnded) await sleep(Math.min(20, this.epochMs));
     await qmp.execute('stop');
-    return true;
+    this.icount = await this.readIcount();
+    return this.guestEnded;
   }
 
-  /** Replays up to the primary's boundary; false when the primary ended before this epoch. */
-  private async replayTo(qmp: QmpClient): Promise<boolean> {
-    const boundary = await this.config.timeline?.boundary(this.epoch);
-    if (boundary === undefined) return false;
-    await qmp.execute('replay-break', { icount: boundary });
-    const stopped = qmp.waitEvent('STOP', stopTimeoutMs);
-    await qmp.execute('cont');
-    await stopped;
-    const icount = await this.readIcount();
-    if (icount !== boundary) {
-      this.config.request.events.onInputMismatch({ epoch: this.epoch, expected: `icount ${boundary}`, got: `icount ${icount}` });
+  /** The recorder's epoch ends wherever its slice stopped; replayers are told that count. */
+  private async recordEpoch(): Promise<boolean> {
+    const timeline = this.requireTimeline();
+    const before = this.icount;
+    const started = performance.now();
+    const ended = await this.runSlice();
+    this.adaptSlice(this.icount - before, performance.now() - started);
+    await this.flushLog(timeline);
+    timeline.publish(this.epoch, this.icount);
+    this.recordBoundary();
+    if (ended) timeline.guestEnded(this.epoch);
+    return ended;
+  }
+
+  /** Replays to the recorder's count for this epoch, following it into later recordings. */
+  private async replayEpoch(): Promise<boolean> {
+    for (;;) {
+      const timeline = this.requireTimeline();
+      const boundary = await timeline.boundary(this.epoch);
+      if (boundary.kind === 'guest-ended') return true;
+      if (boundary.kind === 'icount') {
+        if (this.qemu === undefined) await this.launchReplayer(timeline);
+        await this.replayTo(boundary.icount);
+        return this.guestEnded || timeline.endedIn(this.epoch);
+      }
+      const generations = this.config.generations as Generations;
+      if (this.role === 'primary' && generations.latest === timeline) {
+        await this.startRecording(generations);
+        return this.recordEpoch();
+      }
+      await this.follow(await generations.after(timeline));
     }
-    return true;
+  }
+
+  private async launchReplayer(timeline: LockstepTimeline): Promise<void> {
+    const from = this.replayFrom;
+    if (from) copyFileSync(from.disk, this.base.overlay);
+    else this.createOverlay();
+    await this.launch({ rr: { mode: 'replay', file: timeline.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
+    await this.checkPending();
+  }
+
+  /** Moves a replayer paused at the end of a recording onto the next one (same guest state). */
+  private async follow(next: LockstepTimeline): Promise<void> {
+    const expected = this.lastDigest?.pageHashes;
+    await this.stopQemu();
+    this.timeline = next;
+    this.replayFrom = next.start;
+    if (expected) this.pendingCheck = { pageHashes: expected, what: `the start of recording ${next.index}` };
+  }
+
+  /**
+   * A restored primary replayed its old recording to where it ended: from here it records a new
+   * one. QEMU cannot switch from replaying to recording, so the state moves through a snapshot,
+   * and the new recorder saves its own start snapshot for the replayers that follow it.
+   */
+  private async startRecording(generations: Generations): Promise<void> {
+    const expected = this.lastDigest?.pageHashes;
+    const handover = `handover-${this.epoch - 1}`;
+    await this.saveSnapshot(handover);
+    const kept = `${this.config.checkpointDir}/${fileStem(this.id)}-${handover}.qcow2`;
+    copyFileSync(this.base.overlay, kept);
+    await this.stopQemu();
+    copyFileSync(kept, this.base.overlay);
+    rmSync(kept, { force: true });
+    const rrFile = generations.nextRrFile();
+    await this.launch({ rr: { mode: 'record', file: rrFile, startSnapshot }, loadvm: handover });
+    const startDisk = `${rrFile}.start.qcow2`;
+    copyFileSync(this.base.overlay, startDisk);
+    const timeline = generations.open(this.epoch - 1, { disk: startDisk, tag: startSnapshot });
+    timeline.writeHeader();
+    this.timeline = timeline;
+    if (expected) this.pendingCheck = { pageHashes: expected, what: 'the replayed state' };
+    await this.checkPending();
+  }
+
+  private async replayTo(icount: number): Promise<void> {
+    const qmp = this.requireQmp();
+    if (this.icount !== icount) {
+      await qmp.execute('replay-break', { icount });
+      const stopped = qmp.waitEvent('STOP', stopTimeoutMs);
+      await qmp.execute('cont');
+      await stopped;
+      this.icount = await this.readIcount();
+    }
+    if (this.icount !== icount) {
+      this.config.request.events.onInputMismatch({ epoch: this.epoch, expected: `icount ${icount}`, got: `icount ${this.icount}` });
+    }
   }
 
   /** Aims the next slice at `epochBudget` instructions from the rate just measured. */
@@ -272,11 +411,10 @@ export class QemuVm implements Vm {
    * A paused recorder still holds up to 4 KiB of log in its stdio buffer, which a replaying shadow
    * needs. Every QMP command logs a clock read, so cheap commands push the buffer out.
    */
-  private async flushLog(qmp: QmpClient): Promise<void> {
-    const file = this.config.timeline?.rrFile;
-    if (file === undefined) return;
-    const target = statSync(file).size + logFlushSlack;
-    for (let i = 0; i < 2000 && statSync(file).size < target; i++) await qmp.execute('query-status');
+  private async flushLog(timeline: LockstepTimeline): Promise<void> {
+    const qmp = this.requireQmp();
+    const target = statSync(timeline.rrFile).size + logFlushSlack;
+    for (let i = 0; i < 2000 && statSync(timeline.rrFile).size < target; i++) await qmp.execute('query-status');
   }
 
   private recordBoundary(): void {
@@ -299,7 +437,7 @@ export class QemuVm implements Vm {
         digestMs,
         memoryPages: digest.pageHashes.length / 16,
         syscalls: 0,
-        extra: { icount: this.icount, cpus: this.cpus },
+        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1 },
       },
       outputs,
       ...(end ? { end } : {}),
@@ -307,7 +445,7 @@ export class QemuVm implements Vm {
     this.lastDigest = report.digest;
     this.config.request.events.onEpoch(report);
     if (end) await this.fail(end);
-    else if (this.epoch < (this.config.request.restore?.catchUpTo ?? 0)) this.resume();
+    else if (this.epoch <= (this.config.request.restore?.catchUpTo ?? 0)) this.resume();
   }
 
   private async digest(): Promise<StateDigest> {
@@ -316,11 +454,13 @@ export class QemuVm implements Vm {
     return { pageSize, pageHashes, registers, outputs: {} };
   }
 
+  /** Serial bytes written since the last epoch (a restarted QEMU starts a new file). */
   private async newSerialOutput(): Promise<OutputChunk[]> {
-    const size = statSync(this.spec.serialFile).size;
+    const size = statSync(this.base.serialFile, { throwIfNoEntry: false })?.size ?? 0;
+    if (size < this.serialOffset) this.serialOffset = 0;
     if (size <= this.serialOffset) return [];
     const chunks: Buffer[] = [];
-    for await (const chunk of createReadStream(this.spec.serialFile, { start: this.serialOffset, end: size - 1 })) {
+    for await (const chunk of createReadStream(this.base.serialFile, { start: this.serialOffset, end: size - 1 })) {
       chunks.push(chunk as Buffer);
     }
     this.serialOffset = size;
@@ -330,29 +470,20 @@ export class QemuVm implements Vm {
   }
 
   private async readIcount(): Promise<number> {
-    if (this.spec.rr === undefined) return 0;
+    if (this.launched?.rr === undefined) return 0;
     return (await this.requireQmp().execute<ReplayInfo>('query-replay')).icount;
   }
 
   // ---- restore, resources -----------------------------------------------------------------------
 
-  private checkpointTag(state: Readonly<Record<string, string>>): string {
-    const tag = state.tag;
-    if (tag === undefined) throw new QemuRequestError('checkpoint has no QEMU snapshot tag');
-    return tag;
-  }
-
-  private checkpointDisk(state: Readonly<Record<string, string>>): string {
-    const disk = state.disk;
-    if (disk === undefined) throw new QemuRequestError('checkpoint has no QEMU disk');
-    return disk;
-  }
-
-  /** After -loadvm the RAM must equal the checkpoint's: anything else is a failed restore. */
-  private async checkRestored(expected: StateDigest): Promise<void> {
+  /** After a snapshot load the RAM must equal the state it was taken from, page for page. */
+  private async checkPending(): Promise<void> {
+    const check = this.pendingCheck;
+    this.pendingCheck = undefined;
+    if (check === undefined) return;
     const got = await digestPages(this.ram.readAll());
-    if (Buffer.compare(got, expected.pageHashes) !== 0) {
-      throw new QemuRequestError(`restore of ${this.id} to the checkpoint did not reproduce its memory`);
+    if (Buffer.compare(got, check.pageHashes) !== 0) {
+      throw new QemuRequestError(`restore of ${this.id} to ${check.what} did not reproduce its memory`);
     }
   }
 
@@ -374,6 +505,11 @@ export class QemuVm implements Vm {
     return this.qmp;
   }
 
+  private requireTimeline(): LockstepTimeline {
+    if (this.timeline === undefined) throw new QemuRequestError(`VM ${this.id} follows no recording`);
+    return this.timeline;
+  }
+
   private onProcessExit(stderr: string): void {
     if (this.gone) return;
     void this.fail({ kind: 'error', message: `QEMU exited unexpectedly: ${stderr.split('\n').pop() ?? ''}` });
@@ -381,7 +517,7 @@ export class QemuVm implements Vm {
 
   private async fail(end: VmEnd): Promise<void> {
     if (this.gone) return;
-    await this.teardown(end.kind);
+    await this.teardown();
     this.finish(end);
   }
 

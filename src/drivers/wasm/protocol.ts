@@ -64,4 +64,6 @@ export type ReplicaToHost =
   | { readonly t: 'input'; readonly record: InputRecord }
   | { readonly t: 'mismatch'; readonly epoch: number; readonly expected: string; readonly got: string }
   | { readonly t: 'reply'; readonly id: number; readonly reply: ReplicaReply }
-  | { readonly t: 'gone'; readonly end: VmEnd };
+  | { readonly t: 'gone'; readonly end: VmEnd }
+  /** A replica process has forwarded everything and is about to disconnect. */
+  | { readonly t: 'flushed' };

@@ -13,8 +13,9 @@ process.on('message', (raw) => {
       (fromReplica) => process.send?.(fromReplica),
       (error) => {
         if (error) process.stderr.write(`shadowvm replica process: ${error.message}\n`);
-        process.disconnect?.();
         process.exitCode = error ? 1 : 0;
+        // IPC sends are asynchronous: disconnect only once everything forwarded so far is out.
+        process.send?.({ t: 'flushed' }, () => process.disconnect?.());
       },
     );
     send = started.send;

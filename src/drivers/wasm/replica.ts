@@ -7,6 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, SnapshotDelta, VmEnd } from '../types.js';
+import { diffPageHashes } from '../../difflog/page-diff.js';
 import { PAGE_SIZE, createPageHasher, type PageHasher } from './hash/page-hasher.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
 import { ProcExit, createWasi, type InputGate, type Wasi } from './wasi/index.js';
@@ -307,10 +308,8 @@ export class Replica {
   private snapshot(base: Uint8Array | undefined): SnapshotDelta {
     const changed = new Map<number, Uint8Array>();
     const pageCount = this.lastHashes.length / 16;
-    for (let page = 0; page < pageCount; page++) {
-      if (base && !hashDiffers(base, this.lastHashes, page)) continue;
-      changed.set(page, this.readPage(page));
-    }
+    const pages = base ? diffPageHashes(base, this.lastHashes).filter((page) => page < pageCount) : Array.from({ length: pageCount }, (_, page) => page);
+    copyPages(new Uint8Array(this.memory.buffer), pages, changed);
     const registers: Record<string, string> = {};
     for (const [name, global] of this.registerGlobals) registers[name] = String(global.value);
     return { epoch: this.epoch, pageSize: PAGE_SIZE, pageCount, changed, registers, driverState: {} };
@@ -373,17 +372,20 @@ export class Replica {
   }
 }
 
+/** Copies pages into one contiguous block (one allocation, not one per page) and maps views of it. */
+export function copyPages(memory: Uint8Array, pages: readonly number[], into: Map<number, Uint8Array>): void {
+  const block = new Uint8Array(pages.length * PAGE_SIZE);
+  pages.forEach((page, i) => {
+    const view = block.subarray(i * PAGE_SIZE, (i + 1) * PAGE_SIZE);
+    view.set(memory.subarray(page * PAGE_SIZE, (page + 1) * PAGE_SIZE));
+    into.set(page, view);
+  });
+}
+
 function corrupt(payload: Uint8Array): Uint8Array {
   const copy = new Uint8Array(payload);
   if (copy.length > 0) copy[0] = (copy[0] ?? 0) ^ 1;
   return copy;
-}
-
-function hashDiffers(base: Uint8Array, current: Uint8Array, page: number): boolean {
-  const offset = page * 16;
-  if (offset + 16 > base.length) return true;
-  for (let i = offset; i < offset + 16; i++) if (base[i] !== current[i]) return true;
-  return false;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));

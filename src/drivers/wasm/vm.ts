@@ -140,6 +140,7 @@ export class WasmVm implements Vm {
     if (this.gone) return;
     switch (message.t) {
       case 'ready':
+      case 'flushed':
         return;
       case 'epoch':
         return this.events.onEpoch(message.report);

@@ -11,10 +11,10 @@
 // steps), and the other accumulators are equal. The fold XORs F_j(acc_j) for bijections F_j, so
 // it differs too, and the finalizer is a bijection again. A single bit flip is such a change.
 // The tweak (page index or byte length, domain) is XORed in before the finalizer, so identical
-// content at two page indices, or bytes and the same bytes with zeros appended (padding makes
-// their blocks equal), always give two different digests as well.
-// Changes spread over several chunks collide with probability about 2^-128 for unrelated data;
-// this is a fast non-cryptographic digest, not a defence against crafted collisions.
+// content at two page indices, or bytes and the same bytes with zeros appended within their last
+// 128-byte block (zero padding makes the blocks equal), always give two different digests too.
+// Changes spread over several chunks are caught only with high probability (128 bits, all lanes
+// mixed): this is a fast non-cryptographic digest, not a defence against crafted collisions.
 
 /** Independent accumulators; 8 × 16 bytes = one block. */
 const ACCUMULATORS = 8;

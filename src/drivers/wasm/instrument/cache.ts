@@ -7,7 +7,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { INSTRUMENTATION_VERSION } from './abi.js';
-import { instrumentModule, sha256Hex, type InstrumentedModule } from './instrument.js';
+import type { InstrumentedModule } from './instrument.js';
+import { sha256Hex } from './module-hash.js';
 
 /** File layout: MAGIC, u32 LE length of the JSON header, the header, the instrumented module. */
 const MAGIC = Buffer.from('SVMI');
@@ -41,6 +42,8 @@ export async function loadInstrumented(bytes: Uint8Array, cacheDir = defaultCach
   const file = cacheFileFor(moduleHash, cacheDir);
   const cached = await readCached(file);
   if (cached?.moduleHash === moduleHash) return cached;
+  // binaryen is loaded only on a miss: importing it costs about half a second.
+  const { instrumentModule } = await import('./instrument.js');
   const result = instrumentModule(bytes);
   await writeCached(file, result).catch(() => {
     // A read-only or full disk costs the next run the instrumentation time, nothing else.

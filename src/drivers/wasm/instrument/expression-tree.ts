@@ -124,7 +124,7 @@ for (const [id, name] of KIND_NAMES) {
 }
 
 /** The binaryen kind name of an expression id, e.g. "Loop". */
-export function kindName(id: number): string {
+function kindName(id: number): string {
   return KIND_NAMES.get(id) ?? `expression kind ${id}`;
 }
 

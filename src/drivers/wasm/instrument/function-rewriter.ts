@@ -9,10 +9,11 @@
 // Where the budget lives while a function runs decides what counting costs. A wasm global is a
 // load and a store through memory per event, and the store-to-load latency then bounds a tight
 // loop or a call-heavy recursion (measured: 1.4× on a recursive function). So:
-//   - 'param': recursive functions that only direct calls reach get the budget as an extra last
-//     parameter and hand it back as an extra last result, so it stays in registers across the
-//     recursion (measured: ~1% instead of ~40%);
-//   - 'local': other functions with loops copy it into a local on entry;
+//   - 'param': functions that only direct calls reach get the budget as an extra last parameter
+//     and hand it back as an extra last result, so it stays in registers across calls
+//     (measured on a call-heavy recursion: ~1% instead of ~40%);
+//   - 'local': other functions with loops (exported, or called through a table) copy it into a
+//     local on entry;
 //   - 'global': the rest (and any function with exception handlers, where an exception can land
 //     in a catch without passing through our code) use the global directly.
 // A register-held budget is written back to the global before every call that could observe it
@@ -68,6 +69,8 @@ export interface CalleeKinds {
   isThreaded(name: string): boolean;
   /** Never reads or writes the budget, so calling it needs no sync. */
   isNeutral(name: string): boolean;
+  /** Every function a call_indirect of this signature (see signatureKey) can reach is neutral. */
+  isNeutralIndirect(signature: string): boolean;
 }
 
 const getLoopName = method<(loop: Expr) => string | null>('Loop', 'getName');
@@ -89,6 +92,11 @@ const addVar = (binaryen as unknown as { _BinaryenFunctionAddVar(func: number, t
   ._BinaryenFunctionAddVar;
 
 const CALL_IDS = new Set([binaryen.CallId, binaryen.CallIndirectId, binaryen.CallRefId]);
+
+/** Identifies a function type; binaryen interns types, so equal types have equal numbers. */
+export function signatureKey(params: binaryen.Type, results: binaryen.Type): string {
+  return `${params}:${results}`;
+}
 
 function retryLabels(loop: string): { done: string; retry: string; exhausted: string } {
   return { done: `__shadowvm_done_${loop}`, retry: `__shadowvm_retry_${loop}`, exhausted: `__shadowvm_exhausted_${loop}` };
@@ -303,9 +311,16 @@ class FunctionRewriter {
 
   private rewriteCall(slot: ChildSlot, operandsMayChangeBudget: boolean): void {
     const call = slot.child;
-    const info = binaryen.getExpressionInfo(call) as binaryen.ExpressionInfo & { isReturn?: boolean; target?: unknown };
-    const target = binaryen.getExpressionId(call) === binaryen.CallId ? (info.target as string) : undefined;
+    const id = binaryen.getExpressionId(call);
+    const info = binaryen.getExpressionInfo(call) as binaryen.ExpressionInfo & {
+      isReturn?: boolean;
+      target?: unknown;
+      params?: binaryen.Type;
+      results?: binaryen.Type;
+    };
+    const target = id === binaryen.CallId ? (info.target as string) : undefined;
     if (target !== undefined && this.callees.isNeutral(target)) return;
+    if (id === binaryen.CallIndirectId && this.callees.isNeutralIndirect(signatureKey(info.params!, info.results!))) return;
     if (target !== undefined && this.callees.isThreaded(target)) {
       this.threadThrough(slot, target, info.type);
       return;

@@ -108,9 +108,9 @@ function eventsOf(run: GuestRun, budget: number): number {
   return run.epochs * budget + (budget - budgetLeft(run));
 }
 
-function textModule(wat: string): Uint8Array<ArrayBuffer> {
+function textModule(wat: string, features = binaryen.Features.MutableGlobals): Uint8Array<ArrayBuffer> {
   const module = binaryen.parseText(wat);
-  module.setFeatures(binaryen.Features.MutableGlobals);
+  module.setFeatures(features);
   try {
     return new Uint8Array(module.emitBinary());
   } finally {
@@ -204,7 +204,10 @@ describe('instrumentModule on clang-built guests', { skip: haveClang ? false : N
   });
 
   test('a recursive function without loops reaches the epoch import, directly or through a pointer', async () => {
-    const module = binaryen.readBinary(original);
+    // The features argument matters: binaryen's type system is process-global, and reading a
+    // module with fewer features than earlier modules used trips its assertions.
+    const readBinary = binaryen.readBinary as (data: Uint8Array, features: binaryen.Features) => binaryen.Module;
+    const module = readBinary(original, binaryen.Features.All);
     try {
       for (const name of ['rec', 'rec_indirect']) {
         assert.doesNotMatch(binaryen.emitText(binaryen.getFunctionInfo(module.getFunction(name)).body), /\(loop/);
@@ -287,6 +290,110 @@ describe('instrumentModule on hand-made modules', () => {
         () => instrumentModule(bytes),
         (error: unknown) => error instanceof type && (error as { code?: string }).code === code && !/\n/.test(String((error as Error).message)),
       );
+    });
+  }
+});
+
+/**
+ * br_table back-edges, a loop with a value, a call_indirect whose operands contain a call, a call
+ * whose operands contain loops and calls (spilled), a two-result function (not threaded).
+ */
+const MIXED_PATHS = `(module
+  (memory (export "memory") 1)
+  (global $out (mut i32) (i32.const 0))
+  (export "out" (global $out))
+  (type $unary (func (param i32) (result i32)))
+  (table 2 funcref)
+  (elem (i32.const 0) $twice $inc)
+  (func $twice (param i32) (result i32) (i32.mul (local.get 0) (i32.const 2)))
+  (func $inc (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+  (func $machine (param $n i32) (result i32) (local $state i32) (local $acc i32)
+    (loop $top
+      (local.set $acc (i32.add (local.get $acc) (local.get $state)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (if (i32.eqz (local.get $n)) (then (return (local.get $acc))))
+      (local.set $state (i32.rem_u (i32.add (local.get $state) (i32.const 1)) (i32.const 3)))
+      (block $b (br_table $top $b $top (local.get $state)))
+      (local.set $acc (i32.add (local.get $acc) (i32.const 100)))
+      (br $top))
+    (unreachable))
+  (func $valued (param $n i32) (result i32) (local $i i32)
+    (i32.add
+      (call_indirect (type $unary) (call $machine (local.get $n)) (i32.rem_u (local.get $n) (i32.const 2)))
+      (loop $l (result i32)
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $l (i32.lt_u (local.get $i) (local.get $n)))
+        (local.get $i))))
+  (func $pair (param $n i32) (result i32 i32) (local $i i32)
+    (loop $l (local.set $i (i32.add (local.get $i) (i32.const 3))) (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (tuple.make 2 (local.get $i) (local.get $n)))
+  (func $add3 (param i32 i32 i32) (result i32) (i32.add (local.get 0) (i32.add (local.get 1) (local.get 2))))
+  (func $spill (param $n i32) (result i32)
+    (call $add3 (call $valued (local.get $n)) (call $machine (i32.const 9)) (tuple.extract 2 0 (call $pair (local.get $n)))))
+  (func (export "_start") (local $k i32)
+    (loop $more
+      (global.set $out (i32.add (global.get $out) (call $spill (i32.add (local.get $k) (i32.const 10)))))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $k) (i32.const 40))))))`;
+
+/** Exceptions caught in a loop, and recursion by tail calls: the budget stays in the global. */
+const THROWS_AND_TAIL_CALLS = `(module
+  (memory (export "memory") 1)
+  (global $out (mut i32) (i32.const 0))
+  (export "out" (global $out))
+  (tag $boom (param i32))
+  (func $thrower (param $x i32) (if (i32.gt_u (local.get $x) (i32.const 3)) (then (throw $boom (local.get $x)))))
+  (func $catcher (param $n i32) (result i32) (local $caught i32) (local $i i32)
+    (loop $again
+      (try
+        (do (call $thrower (local.get $i)))
+        (catch $boom
+          local.get $caught
+          i32.add
+          local.set $caught))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $caught))
+  (func $countdown (param $n i32) (param $acc i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n)) (then (local.get $acc))
+      (else (return_call $countdown (i32.sub (local.get $n) (i32.const 1)) (i32.add (local.get $acc) (local.get $n))))))
+  (func (export "_start")
+    (global.set $out (i32.add (call $catcher (i32.const 20)) (call $countdown (i32.const 1000) (i32.const 0))))))`;
+
+describe('counting through every rewrite path (hand-made modules)', () => {
+  const { MutableGlobals, Multivalue, ReferenceTypes, ExceptionHandling, TailCall } = binaryen.Features;
+  const cases: [string, string, binaryen.Features, number][] = [
+    // taken back-edges: 39 in _start, and for each n = 10..49: n-1 in machine(n), n-1 in valued's
+    // loop, 8 in machine(9), ceil(n/3)-1 in pair: 39 + 2280 + 320 + 367
+    ['br_table, valued loops, spills, two results', MIXED_PATHS, MutableGlobals | Multivalue | ReferenceTypes, 3006],
+    // 19 back-edges of the catch loop + 1001 entries of the tail-recursive countdown
+    ['exceptions and tail calls', THROWS_AND_TAIL_CALLS, MutableGlobals | ExceptionHandling | TailCall, 1020],
+  ];
+  for (const [what, wat, features, events] of cases) {
+    test(`${what}: same result, and every budget down to 1 counts ${events} events`, () => {
+      const bytes = textModule(wat, features);
+      const bare = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+      (bare.exports._start as () => void)();
+      const expected = (bare.exports.out as WebAssembly.Global).value as number;
+      const counted = new WebAssembly.Module(instrumentModule(bytes).bytes);
+      for (const budget of [1, 2, 7, 1000, BIG_BUDGET]) {
+        let epochs = 0;
+        let budgetGlobal: WebAssembly.Global | undefined;
+        const instance = new WebAssembly.Instance(counted, {
+          [IMPORT_MODULE]: {
+            epoch: () => {
+              epochs++;
+              budgetGlobal!.value = budget;
+            },
+            grow: () => -1,
+          },
+        });
+        budgetGlobal = instance.exports[BUDGET_EXPORT] as WebAssembly.Global;
+        budgetGlobal.value = budget;
+        (instance.exports._start as () => void)();
+        assert.equal((instance.exports.out as WebAssembly.Global).value, expected);
+        assert.equal(epochs * budget + (budget - (budgetGlobal.value as number)), events, `budget ${budget}`);
+      }
     });
   }
 });

@@ -14,7 +14,7 @@ const ENOSYS = 52;
 const WASI = 'wasi_snapshot_preview1';
 
 /** Thrown by proc_exit to unwind the guest. */
-export class GuestExit extends Error {
+class GuestExit extends Error {
   constructor(readonly code: number) {
     super(`guest exited with ${code}`);
   }

@@ -1,0 +1,52 @@
+// /events over a real socket: a client that reconnects with Last-Event-ID gets exactly what it
+// missed, in order, then the live stream.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { readSse, type SseFrame } from './sse-client.js';
+import { call, startTestService, type TestService } from '../service/testing.js';
+
+let service: TestService;
+before(async () => {
+  service = await startTestService();
+});
+after(async () => {
+  await service?.close();
+});
+
+/** Frames of one computation until its `end` event. */
+async function framesUntilEnd(url: string, headers: Record<string, string> = {}): Promise<SseFrame[]> {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const frames: SseFrame[] = [];
+  for await (const frame of readSse(response.body as ReadableStream<Uint8Array>)) {
+    frames.push(frame);
+    if (frame.event === 'end') break;
+  }
+  controller.abort();
+  return frames;
+}
+
+test('SSE streams a computation live and resumes from Last-Event-ID', async () => {
+  const created = await call(service.url, 'POST', '/api/computations', { guest: 'pipeline.wasm', args: ['7', '1000'], shadows: 2, profiles: ['thread/v8'], epochEvents: 1_000_000 });
+  assert.equal(created.status, 202);
+  const { id } = created.body.computation;
+  const live = await framesUntilEnd(`${service.url}/events?computation=${id}&lastEventId=${created.body.eventId}`);
+  const types = new Set(live.map((f) => f.event));
+  for (const type of ['status', 'epoch', 'score', 'output', 'end']) assert.ok(types.has(type), `saw ${type}`);
+  const ids = live.map((f) => f.id as number);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'ids only grow');
+  assert.ok(live.every((f) => JSON.parse(f.data).computationId === id));
+  const output = live.filter((f) => f.event === 'output').map((f) => Buffer.from(JSON.parse(f.data).base64, 'base64').toString()).join('');
+  assert.match(output, /sha256 83b9f5dad89820cfddfeeef8e5e71a12b0dfd6368f7d74c6f6f76dcb77577af4/);
+
+  // A client that dropped after the middle frame resumes from it (header form of Last-Event-ID).
+  const middle = live[Math.floor(live.length / 2)] as SseFrame;
+  const resumed = await framesUntilEnd(`${service.url}/events?computation=${id}`, { 'last-event-id': String(middle.id) });
+  assert.deepEqual(
+    resumed.map((f) => [f.id, f.event, f.data]),
+    live.filter((f) => (f.id as number) > (middle.id as number)).map((f) => [f.id, f.event, f.data]),
+  );
+});

@@ -1,0 +1,318 @@
+// The manager as a long-lived service: many computations in one process, a bounded number running
+// at once (each is 1 + shadows worker threads or processes; hundreds at once would starve the
+// host), the rest waiting in a FIFO queue. Every computation can be acted on while it runs, and
+// everything that happens is published on one numbered event bus (SSE, metrics, dashboard).
+
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { Fault } from '../drivers/types.js';
+import { ShadowvmError } from '../errors.js';
+import { defaultFaultAddress, type ComputationConfig } from '../manager/config.js';
+import { computationRow, launchWasm, type RunningComputation } from '../manager/launch.js';
+import type { EpochObserver, EpochOutcome } from '../manager/ports.js';
+import type { ComputationReport } from '../manager/report.js';
+import { defaultPolicy, resolvePolicy, type Policy } from '../policy/index.js';
+import { ComputationNotFoundError } from '../store/errors.js';
+import type { Computation as StoredComputation, Store } from '../store/types.js';
+import { ManagerClosedError, NotRunningError, UnknownReplicaError } from './errors.js';
+import { EventBus } from './event-bus.js';
+import { resolveGuest } from './guests.js';
+import { markInterrupted, type Interrupted } from './recovery.js';
+
+/** A computation to start, validated at the edge (src/api). */
+export interface StartRequest {
+  /** Path of the guest module relative to the guests directory. */
+  readonly guest: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** The primary's whole stdin; no stdin when absent. */
+  readonly stdin?: string;
+  readonly config: ComputationConfig;
+  readonly policy?: Policy;
+}
+
+export type Phase = 'queued' | 'running' | 'finished';
+
+export interface Threshold {
+  readonly name: string;
+  readonly enter: number;
+  readonly exit: number;
+}
+
+/** What only the live manager knows about a computation (the store has the rest). */
+export interface LiveState {
+  readonly phase: Phase;
+  readonly epoch: number;
+  readonly replicas: readonly { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[];
+  /** Latest drift score by VM id. */
+  readonly scores: Readonly<Record<string, number>>;
+  /** Policy levels by VM id, mildest first. */
+  readonly thresholds: Readonly<Record<string, readonly Threshold[]>>;
+}
+
+export interface ManagerOptions {
+  readonly store: Store;
+  /** Requests name guests relative to this directory. */
+  readonly guestsDir: string;
+  /** Where the manager keeps its own files (stdin of computations). */
+  readonly dataDir: string;
+  /** Computations running at once; the rest queue. Default 2 × cores. */
+  readonly concurrency?: number;
+  /** Events kept for Last-Event-ID resume. */
+  readonly eventCapacity?: number;
+  /** Where log alerts go (default: dropped; the audit trail has them). */
+  readonly writeLine?: (line: string) => void;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly request: StartRequest;
+  readonly guestPath: string;
+  phase: Phase;
+  policy: Policy;
+  handle?: RunningComputation;
+  cancelReason?: string;
+  epoch: number;
+  primaryMemoryBytes: number;
+  readonly scores: Map<string, number>;
+  readonly replicas: Map<string, { role: 'primary' | 'shadow'; profile: string }>;
+  report?: ComputationReport;
+}
+
+export class Manager {
+  readonly bus: EventBus;
+  readonly concurrency: number;
+  /** Computations found unfinished at start (a previous process died), now marked failed. */
+  readonly recovered: readonly Interrupted[];
+  private readonly entries = new Map<string, Entry>();
+  private readonly queue: Entry[] = [];
+  private running = 0;
+  private closed = false;
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: ManagerOptions) {
+    this.bus = new EventBus(options.eventCapacity);
+    this.concurrency = Math.max(1, options.concurrency ?? 2 * availableParallelism());
+    this.recovered = markInterrupted(options.store);
+    mkdirSync(join(options.dataDir, 'stdin'), { recursive: true });
+  }
+
+  get store(): Store {
+    return this.options.store;
+  }
+
+  /** Queues a computation; it starts as soon as a slot is free. Returns its stored row. */
+  submit(request: StartRequest): StoredComputation {
+    if (this.closed) throw new ManagerClosedError();
+    const guestPath = resolveGuest(this.options.guestsDir, request.guest);
+    const row = this.store.computations.create(
+      computationRow({ name: basename(guestPath), image: guestPath, driver: 'wasm', args: request.args, config: request.config }),
+    );
+    const entry: Entry = {
+      id: row.id,
+      request,
+      guestPath,
+      phase: 'queued',
+      policy: request.policy ?? defaultPolicy(),
+      epoch: 0,
+      primaryMemoryBytes: 0,
+      scores: new Map(),
+      replicas: new Map(),
+    };
+    this.entries.set(row.id, entry);
+    this.queue.push(entry);
+    this.bus.publish('status', row.id, { phase: 'queued', name: row.name });
+    this.pump();
+    return row;
+  }
+
+  counts(): { queued: number; running: number; finished: number } {
+    let finished = 0;
+    for (const entry of this.entries.values()) if (entry.phase === 'finished') finished++;
+    return { queued: this.queue.length, running: this.running, finished };
+  }
+
+  /** Live state of a computation this process knows; undefined for one only the store has. */
+  live(id: string): LiveState | undefined {
+    const entry = this.entries.get(id);
+    if (!entry) return undefined;
+    const replicas = entry.handle && entry.phase === 'running' ? entry.handle.computation.replicas() : [];
+    const thresholds: Record<string, Threshold[]> = {};
+    for (const [vmId, vm] of entry.replicas) {
+      thresholds[vmId] = resolvePolicy(entry.policy, { id: vmId, ...vm }).levels.map(({ name, enter, exit }) => ({ name, enter, exit }));
+    }
+    return { phase: entry.phase, epoch: entry.epoch, replicas, scores: Object.fromEntries(entry.scores), thresholds };
+  }
+
+  report(id: string): ComputationReport | undefined {
+    return this.entries.get(id)?.report;
+  }
+
+  async cancel(id: string, reason: string): Promise<void> {
+    const entry = this.entry(id);
+    if (entry.phase === 'finished') throw new NotRunningError(id, this.store.computations.get(id)?.status ?? 'finished');
+    entry.cancelReason = reason;
+    if (entry.phase === 'queued') {
+      this.queue.splice(this.queue.indexOf(entry), 1);
+      this.store.computations.update(id, { status: 'cancelled', report: { end: `cancelled before it started: ${reason}` } });
+      this.finish(entry, 'cancelled', null);
+      return;
+    }
+    if (entry.handle) await entry.handle.computation.cancel(reason);
+  }
+
+  rollback(id: string, reason: string): void {
+    this.handle(id).computation.requestRollback(reason);
+    this.bus.publish('event', id, { kind: 'note', epoch: this.entry(id).epoch, message: `rollback requested: ${reason}` });
+  }
+
+  /** Injects a fault at the end of the replica's next epoch; a bit flip without address lands in used memory. */
+  inject(id: string, target: string, fault: { kind: 'bitflip'; bit: number; address?: number } | { kind: 'corrupt-input'; seq: number }): Fault {
+    const handle = this.handle(id);
+    const names = handle.computation.replicas().map((r) => r.name);
+    if (!names.includes(target)) throw new UnknownReplicaError(target, names);
+    const entry = this.entry(id);
+    const resolved: Fault =
+      fault.kind === 'bitflip' ? { kind: 'bitflip', bit: fault.bit, address: fault.address ?? defaultFaultAddress(entry.primaryMemoryBytes || 2 ** 16, entry.epoch + 1) } : fault;
+    handle.computation.injectFault(target, resolved);
+    return resolved;
+  }
+
+  policy(id: string): Policy {
+    return this.entry(id).policy;
+  }
+
+  setPolicy(id: string, policy: Policy): void {
+    const entry = this.entry(id);
+    if (entry.phase === 'finished') throw new NotRunningError(id, 'finished');
+    entry.policy = policy;
+    entry.handle?.setPolicy(policy);
+    this.bus.publish('event', id, { kind: 'note', epoch: entry.epoch, message: `policy replaced (${policy.source})` });
+  }
+
+  /** Resolves once nothing runs or waits. */
+  whenIdle(): Promise<void> {
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolveIdle) => this.idleWaiters.push(resolveIdle));
+  }
+
+  /** Takes no more work, cancels what waits and what runs, and waits for the runs to end. */
+  async close(reason = 'the manager is shutting down'): Promise<void> {
+    this.closed = true;
+    for (const entry of [...this.queue]) await this.cancel(entry.id, reason);
+    await Promise.all([...this.entries.values()].filter((e) => e.phase === 'running').map((e) => this.cancel(e.id, reason).catch(() => undefined)));
+    await this.whenIdle();
+  }
+
+  // ---- running ------------------------------------------------------------------------------------
+
+  private pump(): void {
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      const entry = this.queue.shift() as Entry;
+      this.running++;
+      void this.run(entry).finally(() => {
+        this.running--;
+        this.pump();
+        if (this.running === 0 && this.queue.length === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      });
+    }
+  }
+
+  private async run(entry: Entry): Promise<void> {
+    const { id, request } = entry;
+    entry.phase = 'running';
+    this.bus.publish('status', id, { phase: 'running' });
+    let stdinFd: number | undefined;
+    try {
+      if (request.stdin !== undefined) {
+        const path = resolve(this.options.dataDir, 'stdin', `${id}.txt`);
+        writeFileSync(path, request.stdin);
+        stdinFd = openSync(path, 'r');
+      }
+      const report = await launchWasm({
+        wasmPath: entry.guestPath,
+        args: request.args,
+        env: request.env,
+        ...(stdinFd !== undefined ? { stdinFd } : {}),
+        config: request.config,
+        store: this.store,
+        computationId: id,
+        policy: entry.policy,
+        sink: { write: (stream, bytes) => this.bus.publish('output', id, { stream, base64: Buffer.from(bytes).toString('base64') }) },
+        observers: [this.observer(entry)],
+        onEvent: (event) => this.bus.publish('event', id, { ...event }),
+        onAction: (action) =>
+          this.bus.publish('intervention', id, { epoch: action.epoch, vmId: action.vm.id, kind: action.kind, level: action.level, score: action.score, reason: action.reason, outcome: `${action.outcome.status}: ${action.outcome.detail}` }),
+        onAnalysis: (analysis) => {
+          for (const { vmId, score } of analysis.scores) entry.scores.set(vmId, score);
+          this.bus.publish('score', id, { epoch: analysis.epoch, scores: Object.fromEntries(analysis.scores.map((s) => [s.vmId, s.score])) });
+          for (const prediction of analysis.predictions) this.bus.publish('prediction', id, { ...prediction });
+        },
+        onStarted: (handle) => {
+          entry.handle = handle;
+          if (entry.cancelReason) void handle.computation.cancel(entry.cancelReason);
+        },
+        writeLine: this.options.writeLine ?? (() => {}),
+      });
+      entry.report = report;
+      if (entry.cancelReason) this.store.computations.update(id, { status: 'cancelled' });
+      this.finish(entry, entry.cancelReason ? 'cancelled' : report.exitCode === 0 ? 'succeeded' : 'failed', report.exitCode, report.end);
+    } catch (error) {
+      // A guest that is not wasm, or a driver failure: the computation fails, the manager does not.
+      const message = error instanceof ShadowvmError ? error.message : `internal error: ${(error as Error).message}`;
+      const status = entry.cancelReason ? 'cancelled' : 'failed';
+      this.store.computations.update(id, { status, report: { end: message } });
+      this.finish(entry, status, null, message);
+    } finally {
+      if (stdinFd !== undefined) closeSync(stdinFd);
+    }
+  }
+
+  private finish(entry: Entry, status: string, exitCode: number | null, end?: string): void {
+    entry.phase = 'finished';
+    delete entry.handle;
+    this.bus.publish('end', entry.id, { status, exitCode, end: end ?? status });
+  }
+
+  private observer(entry: Entry): EpochObserver {
+    return {
+      observe: (outcome: EpochOutcome) => {
+        entry.epoch = outcome.epoch;
+        const vms: Record<string, { instructions: number; runMs: number; digestMs: number; memoryPages: number; lagMs: number }> = {};
+        for (const [vmId, report] of outcome.reports) {
+          const known = entry.handle?.computation.describeVm(vmId);
+          if (known) entry.replicas.set(vmId, { role: known.role, profile: known.profile });
+          if (known?.role === 'primary') entry.primaryMemoryBytes = report.metrics.memoryPages * 4096;
+          const { instructions, runMs, digestMs, memoryPages } = report.metrics;
+          vms[vmId] = { instructions, runMs, digestMs, memoryPages, lagMs: outcome.lagMs.get(vmId) ?? 0 };
+        }
+        this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, verdict: outcome.verdict.kind, vms });
+        for (const [vmId, difference] of outcome.differences) {
+          this.bus.publish('divergence', entry.id, {
+            epoch: outcome.epoch,
+            vmId,
+            pageCount: difference.pages.length,
+            pages: difference.pages.slice(0, 512),
+            registers: difference.registers.map((r) => r.name),
+            outputs: difference.outputs.map((o) => o.stream),
+          });
+        }
+      },
+    };
+  }
+
+  private entry(id: string): Entry {
+    const entry = this.entries.get(id);
+    if (entry) return entry;
+    const stored = this.store.computations.get(id);
+    if (!stored) throw new ComputationNotFoundError(id);
+    throw new NotRunningError(id, `${stored.status} (from an earlier manager process)`);
+  }
+
+  private handle(id: string): RunningComputation {
+    const entry = this.entry(id);
+    if (entry.phase !== 'running' || !entry.handle) throw new NotRunningError(id, entry.phase === 'running' ? 'starting' : entry.phase);
+    return entry.handle;
+  }
+}

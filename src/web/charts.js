@@ -1,0 +1,166 @@
+// The two live charts, both uPlot: each VM's drift score over time against the policy's
+// thresholds, and the page-difference map (differing pages × epochs, one colour per shadow).
+
+import uPlot from '/vendor/uPlot.esm.js';
+
+const AXIS = { stroke: '#8b96a5', grid: { stroke: '#232a33', width: 1 }, ticks: { stroke: '#2a323d', width: 1 }, font: '11px system-ui, sans-serif' };
+const COLOURS = { primary: '#4aa3ff', shadow1: '#3fb950', shadow2: '#d29922', shadow3: '#a371f7', shadow4: '#ff7b72', shadow5: '#56d4dd' };
+const colourOf = (slot) => COLOURS[slot] ?? '#c9d1d9';
+/** "c-…/shadow1#2" → "shadow1": generations of a replica share a line. */
+export const slotOf = (vmId) => vmId.split('/')[1]?.split('#')[0] ?? vmId;
+
+function sizeOf(element) {
+  const box = element.getBoundingClientRect();
+  return { width: Math.max(200, Math.floor(box.width)), height: Math.max(120, Math.floor(box.height) - 28) };
+}
+
+export class DriftChart {
+  constructor(element) {
+    this.element = element;
+    this.slots = [];
+    this.times = [];
+    this.values = new Map();
+    this.thresholds = { warn: [], fail: [] };
+    this.current = { warn: null, fail: null };
+    this.build();
+    new ResizeObserver(() => this.plot.setSize(sizeOf(element))).observe(element);
+  }
+
+  build() {
+    this.plot?.destroy();
+    const series = [
+      { label: 'time', value: (_u, v) => (v == null ? '' : new Date(v * 1000).toLocaleTimeString()) },
+      ...this.slots.map((slot) => ({ label: slot, stroke: colourOf(slot), width: 1.5, points: { show: false }, value: (_u, v) => (v == null ? '–' : v.toFixed(3)) })),
+      { label: 'warn ≥', stroke: '#d29922', dash: [5, 4], width: 1, points: { show: false } },
+      { label: 'predict-failure ≥', stroke: '#f85149', dash: [5, 4], width: 1, points: { show: false } },
+    ];
+    this.plot = new uPlot(
+      {
+        ...sizeOf(this.element),
+        series,
+        scales: { x: { time: true }, y: { range: [0, 1.02] } },
+        axes: [{ ...AXIS }, { ...AXIS, size: 40, values: (_u, ticks) => ticks.map((t) => t.toFixed(1)) }],
+        legend: { live: true },
+        cursor: { drag: { x: true, y: false } },
+      },
+      this.data(),
+      this.element,
+    );
+  }
+
+  data() {
+    return [this.times, ...this.slots.map((slot) => this.values.get(slot)), this.thresholds.warn, this.thresholds.fail];
+  }
+
+  setThresholds(levels) {
+    const known = this.current.warn !== null || this.current.fail !== null;
+    this.current.warn = levels?.find((l) => l.name === 'warn')?.enter ?? levels?.[0]?.enter ?? null;
+    this.current.fail = levels?.find((l) => l.name === 'predict-failure')?.enter ?? levels?.[levels.length - 1]?.enter ?? null;
+    // The first thresholds learnt held from the start (the policy is set before epoch 1).
+    if (!known) {
+      this.thresholds.warn.fill(this.current.warn);
+      this.thresholds.fail.fill(this.current.fail);
+      this.schedule();
+    }
+  }
+
+  /** One epoch's scores by VM id, at `at` (ms). */
+  add(at, scores) {
+    const fresh = Object.keys(scores).map(slotOf).filter((slot) => !this.slots.includes(slot));
+    if (fresh.length > 0) {
+      this.slots = [...this.slots, ...fresh].sort();
+      for (const slot of fresh) this.values.set(slot, this.times.map(() => null));
+    }
+    this.times.push(at / 1000);
+    for (const slot of this.slots) this.values.get(slot).push(null);
+    for (const [vmId, score] of Object.entries(scores)) this.values.get(slotOf(vmId))[this.times.length - 1] = score;
+    this.thresholds.warn.push(this.current.warn);
+    this.thresholds.fail.push(this.current.fail);
+    if (fresh.length > 0) this.build();
+    else this.schedule();
+    this.element.dataset.points = String(this.times.length);
+  }
+
+  schedule() {
+    if (this.pending) return;
+    this.pending = requestAnimationFrame(() => {
+      this.pending = 0;
+      this.plot.setData(this.data());
+    });
+  }
+}
+
+export class PageMap {
+  constructor(element) {
+    this.element = element;
+    this.cells = new Map();
+    this.shadows = [];
+    this.maxPage = 16;
+    this.minEpoch = 1;
+    this.maxEpoch = 2;
+    this.plot = new uPlot(
+      {
+        ...sizeOf(element),
+        series: [{ label: 'epoch' }, { label: 'differing pages', stroke: 'transparent', points: { show: false }, value: () => `${this.cells.size} cells` }],
+        scales: {
+          x: { time: false, range: () => [this.minEpoch - 0.5, this.maxEpoch + 0.5] },
+          y: { range: () => [0, this.maxPage + 1] },
+        },
+        axes: [{ ...AXIS, label: 'epoch', labelSize: 14, labelFont: AXIS.font }, { ...AXIS, size: 44, label: 'page', labelSize: 14, labelFont: AXIS.font }],
+        legend: { show: true },
+        cursor: { drag: { x: true, y: true } },
+        hooks: { draw: [(u) => this.drawCells(u)] },
+      },
+      [[1, 2], [null, null]],
+      element,
+    );
+    new ResizeObserver(() => this.plot.setSize(sizeOf(element))).observe(element);
+  }
+
+  /** A divergence: `pages` of shadow `vmId` differ from the primary at `epoch`. */
+  add(epoch, vmId, pages) {
+    const slot = slotOf(vmId);
+    if (!this.shadows.includes(slot)) this.shadows.push(slot);
+    for (const page of pages) {
+      const key = `${epoch}:${page}`;
+      const slots = this.cells.get(key) ?? new Set();
+      slots.add(slot);
+      this.cells.set(key, slots);
+      this.maxPage = Math.max(this.maxPage, page);
+    }
+    this.extend(epoch);
+    this.element.dataset.cells = String(this.cells.size);
+  }
+
+  extend(epoch) {
+    this.minEpoch = Math.min(this.minEpoch, epoch);
+    this.maxEpoch = Math.max(this.maxEpoch, epoch);
+    if (this.pending) return;
+    this.pending = requestAnimationFrame(() => {
+      this.pending = 0;
+      this.plot.setData([[this.minEpoch, this.maxEpoch], [null, null]]);
+    });
+  }
+
+  drawCells(u) {
+    const { ctx } = u;
+    const width = Math.max(2, Math.abs(u.valToPos(1, 'x', true) - u.valToPos(0, 'x', true)) - 1);
+    const height = Math.max(2, Math.abs(u.valToPos(0, 'y', true) - u.valToPos(1, 'y', true)));
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.clip();
+    for (const [key, slots] of this.cells) {
+      const [epoch, page] = key.split(':').map(Number);
+      const x = u.valToPos(epoch - 0.5, 'x', true);
+      const y = u.valToPos(page + 1, 'y', true);
+      const parts = [...slots];
+      parts.forEach((slot, i) => {
+        ctx.fillStyle = colourOf(slot);
+        ctx.globalAlpha = 0.85;
+        ctx.fillRect(x + (i * width) / parts.length, y, width / parts.length, height);
+      });
+    }
+    ctx.restore();
+  }
+}
