@@ -12,7 +12,7 @@ import { openSqliteStore } from '../src/store/sqlite.js';
 import { median, type BenchLine } from './line.js';
 
 const PIPELINE = fileURLToPath(new URL('../../guests/bin/pipeline.wasm', import.meta.url));
-const ARGS = ['42', '200000'];
+const ARGS = ['42', '400000'];
 const REPS = 3;
 
 /** The guest alone: uninstrumented module, our WASI layer recording nothing, output dropped. */

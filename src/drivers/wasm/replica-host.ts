@@ -4,7 +4,7 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { HostToReplica, ReplicaInit, ReplicaToHost } from './protocol.js';
 
 export interface ReplicaHost {
@@ -44,19 +44,19 @@ export function startReplicaWorker(
   });
   port1.on('message', (message: ReplicaToHost) => onMessage(message));
   let exited = false;
-  worker.on('error', (error) => {
-    if (!exited) onExit(error);
+  const ended = (error: Error | undefined): void => {
+    // The worker's last messages (its final epoch, 'gone') may still sit in the port's queue when
+    // its end is reported: take them first, or a clean end would look like a crash.
+    for (let queued = receiveMessageOnPort(port1); queued; queued = receiveMessageOnPort(port1)) {
+      onMessage(queued.message as ReplicaToHost);
+    }
+    if (exited) return;
     exited = true;
-  });
-  worker.on('exit', () => {
-    // Messages already posted by the worker arrive before its exit event only if we let the port
-    // drain first: defer by one turn.
-    setImmediate(() => {
-      port1.close();
-      if (!exited) onExit(undefined);
-      exited = true;
-    });
-  });
+    port1.close();
+    onExit(error);
+  };
+  worker.on('error', (error) => ended(error));
+  worker.on('exit', () => ended(undefined));
   return { send: notifyingSender(port1, new Int32Array(signalBuffer)), worker };
 }
 

@@ -1,4 +1,5 @@
-// Entry of a replica's worker thread: runs the guest to its end, then lets the thread exit.
+// Entry of a replica's worker thread: runs the guest to its end, then lets the thread exit (the
+// port stays open so that the host can still drain the last messages).
 
 import { workerData, type MessagePort } from 'node:worker_threads';
 import type { ReplicaInit } from './protocol.js';
@@ -6,4 +7,3 @@ import { Replica } from './replica.js';
 
 const { init, port } = workerData as { init: ReplicaInit; port: MessagePort };
 new Replica(init, port).run();
-port.close();

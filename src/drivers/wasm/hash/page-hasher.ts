@@ -2,9 +2,9 @@
 // WebAssembly.Memory (no copy), and of arbitrary byte strings. The algorithm and why a one-chunk
 // change always shows is in digest-wat.ts.
 
-import binaryen from 'binaryen';
 import { ShadowvmError } from '../../../errors.js';
-import { BLOCK_BYTES, OUTPUT_PAGE_CAPACITY, coreModuleText, outputModuleText } from './digest-wat.js';
+import { DIGEST_BINARIES } from './digest-binaries.js';
+import { BLOCK_BYTES, OUTPUT_PAGE_CAPACITY } from './digest-wat.js';
 
 /** Bytes per page digested (the StateDigest page size). */
 export const PAGE_SIZE = 4096;
@@ -25,20 +25,13 @@ export interface PageHasher {
   hashPages(firstPage: number, count: number, out: Uint8Array): void;
 }
 
-/** Compiled modules, built once per process (binaryen parses the text; V8 compiles the binary). */
-const compiled = new Map<string, WebAssembly.Module>();
+/** Compiled modules, built once per process from the shipped binaries of digest-wat.ts's text. */
+const compiled = new Map<keyof typeof DIGEST_BINARIES, WebAssembly.Module>();
 
-function compile(key: string, text: () => string, features: binaryen.Features): WebAssembly.Module {
+function compile(key: keyof typeof DIGEST_BINARIES): WebAssembly.Module {
   let module = compiled.get(key);
   if (!module) {
-    const parsed = binaryen.parseText(text());
-    try {
-      parsed.setFeatures(features);
-      if (!parsed.validate()) throw new Error(`the ${key} digest module does not validate (a shadowvm bug)`);
-      module = new WebAssembly.Module(new Uint8Array(parsed.emitBinary()));
-    } finally {
-      parsed.dispose();
-    }
+    module = new WebAssembly.Module(Buffer.from(DIGEST_BINARIES[key], 'base64'));
     compiled.set(key, module);
   }
   return module;
@@ -54,12 +47,8 @@ interface DigestInstances {
 
 function instantiate(memory: WebAssembly.Memory): DigestInstances {
   const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const { SIMD128, Atomics } = binaryen.Features;
-  const core = new WebAssembly.Instance(
-    compile(shared ? 'shared-core' : 'core', () => coreModuleText(shared), shared ? SIMD128 | Atomics : SIMD128),
-    { env: { memory } },
-  );
-  const output = new WebAssembly.Instance(compile('output', () => outputModuleText(PAGE_SIZE), SIMD128), {
+  const core = new WebAssembly.Instance(compile(shared ? 'shared-core' : 'core'), { env: { memory } });
+  const output = new WebAssembly.Instance(compile('output'), {
     core: { digest: core.exports.digest! },
   });
   return { exports: output.exports as unknown as DigestInstances['exports'], out: output.exports.out as WebAssembly.Memory };
