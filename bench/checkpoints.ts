@@ -12,19 +12,9 @@ import { copyPages } from '../src/drivers/wasm/replica.js';
 import { diffPageHashes } from '../src/difflog/page-diff.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { median, type BenchLine } from './line.js';
+import { fillRandom } from './random.js';
 
 const MiB = 2 ** 20;
-
-function fillRandom(bytes: Uint8Array, seed: number): void {
-  let x = seed | 1;
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-}
 
 export async function run(): Promise<BenchLine[]> {
   const store = openSqliteStore({ path: ':memory:' });

@@ -4,21 +4,11 @@
 import { fileURLToPath } from 'node:url';
 import { DIGEST_SIZE, PAGE_SIZE, createPageHasher } from '../src/drivers/wasm/hash/page-hasher.js';
 import { median, type BenchLine } from './line.js';
+import { fillRandom } from './random.js';
 
 const BYTES = 256 * 2 ** 20;
 const REPS = 7;
 const GOAL = 0.4;
-
-function fillRandom(bytes: Uint8Array, seed: number): void {
-  let x = seed | 1;
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-}
 
 /** GB/s of `work` over BYTES, one sample per call. */
 function sample(work: () => void): number {

@@ -220,7 +220,7 @@ export class Computation {
     return {
       epoch: checkpoint.epoch,
       digest: checkpoint.digest,
-      driverState: {},
+      driverState: checkpoint.driverState,
       readPage: (page) => this.recorder.checkpointPage(checkpoint.id, page),
     };
   }

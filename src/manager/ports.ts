@@ -37,6 +37,8 @@ export interface CheckpointInfo {
   readonly storedPages: number;
   readonly totalPages: number;
   readonly digest: StateDigest;
+  /** What the driver needs to find its own side of the checkpoint (e.g. a QEMU snapshot tag). */
+  readonly driverState: Readonly<Record<string, string>>;
 }
 
 export interface ComputationRecorder {

@@ -81,6 +81,7 @@ export class StoreRecorder implements ComputationRecorder {
       storedPages: delta.changed.size,
       totalPages: delta.pageCount,
       digest,
+      driverState: delta.driverState,
     };
     this.checkpoints.push(info);
     return info;
