@@ -54,4 +54,6 @@ rm -f "$out/base.qcow2"
 qemu-img create -q -f qcow2 "$out/base.qcow2" 16M
 
 basename "$deb" > "$out/KERNEL"
+# What the image was built from: the node side rebuilds when these sources change.
+cat "$here/build.sh" "$here/init.sh" | sha256sum | cut -d' ' -f1 > "$out/SOURCES"
 echo "$out"

@@ -9,7 +9,11 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 
-for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
+# The virtio modules' dependencies change between kernel releases (virtio needs virtio_ring in
+# some, the reverse in others): repeat the pass so any order loads them all.
+for pass in 1 2 3; do
+  for m in $(cat /lib/modules/order); do insmod "/lib/modules/$m.ko" 2>/dev/null; done
+done
 
 rounds=0
 size=3000

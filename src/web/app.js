@@ -9,11 +9,16 @@ import { renderCheckpoints, renderComputations, renderFacts, renderTimeline } fr
 const $ = (id) => document.getElementById(id);
 const state = { selected: null, stream: null, drift: null, pages: null, computation: null };
 
-function debounce(fn, ms) {
+// At most one run per `ms`, and always one after the last call. (A debounce that restarts its
+// timer on every call would never run while a fast computation streams events without pause.)
+function throttle(fn, ms) {
   let timer = 0;
   return () => {
-    clearTimeout(timer);
-    timer = setTimeout(fn, ms);
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = 0;
+      fn();
+    }, ms);
   };
 }
 
@@ -62,8 +67,8 @@ async function refreshDetail() {
   }
 }
 
-const refreshDetailSoon = debounce(() => refreshDetail().catch(showError), 250);
-const refreshListSoon = debounce(() => refreshList().catch(showError), 400);
+const refreshDetailSoon = throttle(() => refreshDetail().catch(showError), 250);
+const refreshListSoon = throttle(() => refreshList().catch(showError), 400);
 
 function select(id) {
   if (state.selected === id) return;

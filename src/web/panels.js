@@ -33,7 +33,8 @@ export function renderComputations(tbody, items, selected, onSelect) {
 const time = (at) => new Date(at).toLocaleTimeString();
 
 export function renderTimeline(tbody, items) {
-  const shown = items.filter((e) => e.kind !== 'note' || /rollback|policy|ended/.test(e.reason));
+  // Checkpoints have their own panel; here they would bury the rollbacks, resources and alerts.
+  const shown = items.filter((e) => e.kind !== 'checkpoint' && (e.kind !== 'note' || /rollback|policy|ended/.test(e.reason)));
   const rows = shown.reverse().map((e) => {
     const tr = document.createElement('tr');
     tr.dataset.kind = e.kind;

@@ -22,6 +22,12 @@ export const defaultGuestDir = join(homedir(), '.cache', 'shadowvm', 'guest');
 
 // dist/src/drivers/qemu/ → repository root is four levels up (same from src/drivers/qemu/).
 const buildScript = fileURLToPath(new URL('../../../../guests/linux/build.sh', import.meta.url));
+const initScript = fileURLToPath(new URL('../../../../guests/linux/init.sh', import.meta.url));
+
+/** Digest of the guest's sources, as build.sh records it in SOURCES: a changed /init means a rebuild. */
+function sourcesDigest(): string {
+  return createHash('sha256').update(readFileSync(buildScript)).update(readFileSync(initScript)).digest('hex');
+}
 
 function imageIn(dir: string): GuestImage {
   return {
@@ -39,6 +45,10 @@ export function guestImage(dir: string = defaultGuestDir): GuestImage {
     if (!existsSync(file)) {
       throw new GuestImageError(`guest image incomplete: ${file} is missing; run "shadowvm guest build"`);
     }
+  }
+  const sources = join(dir, 'SOURCES');
+  if (!existsSync(sources) || readFileSync(sources, 'utf8').trim() !== sourcesDigest()) {
+    throw new GuestImageError(`the guest in ${dir} was built from other sources than guests/linux; run "shadowvm guest build"`);
   }
   return image;
 }
