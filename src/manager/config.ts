@@ -40,7 +40,7 @@ export type ComputationConfig = z.infer<typeof ComputationConfigSchema>;
 export const DEFAULT_CONFIG: ComputationConfig = {
   shadows: 2,
   shadowProfiles: [],
-  epochs: { events: 20_000_000, syscalls: 0, maxEpochMs: 250 },
+  epochs: { events: 100_000_000, syscalls: 0, maxEpochMs: 250 },
   checkpointEvery: 4,
   memoryLimitBytes: 1024 * 2 ** 20,
   faults: [],

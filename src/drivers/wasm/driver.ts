@@ -1,6 +1,7 @@
 // The embedded default driver: each VM is a WASI guest in a worker thread (or a worker of a child
 // process with other V8 wasm tiers), all created from one instrumented module.
 
+import { setFlagsFromString } from 'node:v8';
 import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
 import { loadInstrumented } from './instrument/cache.js';
 import type { EpochPolicy } from './protocol.js';
@@ -23,8 +24,13 @@ interface WasmProfile extends DiversityProfile {
   readonly v8Flags?: readonly string[];
 }
 
+// Replicas in this process compile straight to TurboFan. With V8's default tiering a guest's
+// long-running function can stay in baseline (Liftoff) code for its whole run — V8 has no on-stack
+// replacement for wasm — which made run times vary up to 5× between identical replicas.
+setFlagsFromString('--no-liftoff');
+
 export const WASM_PROFILES: readonly WasmProfile[] = [
-  { name: 'thread/v8', dimensions: { host: 'worker-thread', engine: 'v8', tiers: 'liftoff+turbofan' } },
+  { name: 'thread/v8', dimensions: { host: 'worker-thread', engine: 'v8', tiers: 'turbofan' } },
   {
     name: 'process/liftoff',
     dimensions: { host: 'child-process', engine: 'v8', tiers: 'liftoff-only' },
