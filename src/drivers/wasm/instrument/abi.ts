@@ -5,7 +5,7 @@
  * Bumped whenever instrumentation output changes for the same input (algorithm, binaryen upgrade),
  * so cached results of an older algorithm are never reused.
  */
-export const INSTRUMENTATION_VERSION = 1;
+export const INSTRUMENTATION_VERSION = 2;
 
 /** Module name of the imports the instrumentation adds. */
 export const IMPORT_MODULE = 'shadowvm';
@@ -24,8 +24,10 @@ export const GROW_IMPORT = 'grow';
 
 /**
  * Exported mutable i32: guest events left before the next epoch call. Counts down by one per loop
- * iteration and per entry of a function that can recurse; the epoch import is called when it
- * drops to 0 or below. It is exact at every import call and when an export returns (not after a
+ * iteration and per entry of a function that can recurse; a loop whose trip count the module fixes
+ * (bounded-loops.ts) is charged all its iterations at entry instead. The epoch import is called
+ * when it drops to 0 or below; it may then be negative by what a loop charged past the end of
+ * the epoch, an overdraft the guest deducts from the next epoch's budget. It is exact at every import call and when an export returns (not after a
  * trap, which unwinds before the guest writes its cached count back).
  */
 export const BUDGET_EXPORT = '__shadowvm_budget';

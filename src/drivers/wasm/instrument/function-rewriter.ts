@@ -33,6 +33,7 @@
 //         br $retry                      ;; to the header of $L, as the back-edge would
 
 import binaryen from 'binaryen';
+import { boundedLoops } from './bounded-loops.js';
 import { childrenOf, method, walkPostOrder, type ChildSlot, type Expr } from './expression-tree.js';
 
 /** Internal (not exported) names of what instrument.ts adds to the module. */
@@ -44,8 +45,9 @@ export interface BudgetNames {
   /** Import `shadowvm.grow`. */
   readonly grow: string;
   /**
-   * Helper `(budget: i32) -> i32`: stores the budget, calls epoch, returns the new budget (at
-   * least 1, so a host that leaves it at 0 cannot stall a loop in epoch calls).
+   * Helper `(budget: i32) -> i32`: stores the budget, calls epoch, returns the new budget less
+   * the overdraft of an upfront loop charge (calling epoch again while that leaves nothing), or 1
+   * if the host left the budget at 0 or below, so that it cannot stall a loop in epoch calls.
    */
   readonly sync: string;
 }
@@ -107,6 +109,9 @@ export function addSyncHelper(module: binaryen.Module, names: BudgetNames): void
   const { i32, none } = binaryen;
   const m = module;
   const budget = (): Expr => m.global.get(names.budget, i32);
+  const left = (): Expr => m.local.get(0, i32);
+  // The overdraft is carried into the next epoch so that every event is charged exactly once:
+  // events = epochs × epoch length + what the last epoch used, whatever the charges' sizes.
   m.addFunction(
     names.sync,
     i32,
@@ -115,9 +120,17 @@ export function addSyncHelper(module: binaryen.Module, names: BudgetNames): void
     m.block(
       null,
       [
-        m.global.set(names.budget, m.local.get(0, i32)),
-        m.call(names.epoch, [], none),
-        m.select(m.i32.gt_s(budget(), m.i32.const(0)), budget(), m.i32.const(1)),
+        m.loop(
+          'again',
+          m.block(null, [
+            m.global.set(names.budget, left()),
+            m.call(names.epoch, [], none),
+            m.if(m.i32.le_s(budget(), m.i32.const(0)), m.return(m.i32.const(1))),
+            m.local.set(0, m.i32.add(budget(), left())),
+            m.br('again', m.i32.le_s(left(), m.i32.const(0))),
+          ]),
+        ),
+        left(),
       ],
       i32,
     ),
@@ -146,6 +159,8 @@ class FunctionRewriter {
   private readonly scratch = new Map<binaryen.Type, number>();
   /** Loops with at least one counted back-edge: they get the retry structure. */
   private readonly counted = new Set<string>();
+  /** Loops charged once per entry (see bounded-loops.ts), with their back-edges per entry. */
+  private readonly bounded: ReadonlyMap<string, number>;
   /** Numbers the blocks that route br_table back-edges through a counter. */
   private routes = 0;
 
@@ -157,6 +172,7 @@ class FunctionRewriter {
   ) {
     this.register =
       plan.home === 'param' ? plan.budgetParam! : plan.home === 'local' ? addVar(plan.func, binaryen.i32) : -1;
+    this.bounded = boundedLoops(binaryen.getFunctionInfo(plan.func).body);
   }
 
   run(): number {
@@ -172,7 +188,9 @@ class FunctionRewriter {
           return false;
         case binaryen.BreakId: {
           const target = getBreakName(expr);
-          if (this.plan.loopLabels.has(target)) this.countBackEdge(slot, target, getBreakCondition(expr));
+          if (this.plan.loopLabels.has(target) && !this.bounded.has(target)) {
+            this.countBackEdge(slot, target, getBreakCondition(expr));
+          }
           return childFlag;
         }
         case binaryen.SwitchId:
@@ -181,6 +199,8 @@ class FunctionRewriter {
         case binaryen.LoopId: {
           const label = getLoopName(expr);
           if (label !== null && this.counted.has(label)) this.addRetry(slot, label);
+          const charge = label === null ? undefined : this.bounded.get(label);
+          if (charge) slot.replace(this.block([this.charge(charge), expr]));
           return true;
         }
         case binaryen.MemoryGrowId: {
@@ -202,7 +222,7 @@ class FunctionRewriter {
       }
     });
     this.wrapBody();
-    return this.counted.size;
+    return this.counted.size + this.bounded.size;
   }
 
   /** Makes room for the budget parameter: the function's own locals move up by one. */
@@ -226,12 +246,12 @@ class FunctionRewriter {
       : this.module.local.set(this.register, value);
   }
 
-  /** Statements that count one event, and a test that is true when the budget is used up. */
-  private decrement(): { statements: Expr[]; exhausted: Expr } {
+  /** Statements that count `events`, and a test that is true when the budget is used up. */
+  private decrement(events = 1): { statements: Expr[]; exhausted: Expr } {
     const m = this.module;
     const { i32 } = binaryen;
     const left = this.plan.home === 'global' ? this.scratchLocal(i32) : this.register;
-    const decremented = m.local.tee(left, m.i32.sub(this.readBudget(), m.i32.const(1)), i32);
+    const decremented = m.local.tee(left, m.i32.sub(this.readBudget(), m.i32.const(events)), i32);
     if (this.plan.home === 'global') {
       return {
         statements: [m.global.set(this.names.budget, decremented)],
@@ -295,9 +315,9 @@ class FunctionRewriter {
     slot.replace(m.block(done, [m.loop(retry, retrying)], binaryen.auto));
   }
 
-  /** Counts a function entry; the epoch call, if due, happens right there. */
-  private countEntry(): Expr {
-    const { statements, exhausted } = this.decrement();
+  /** Counts `events` at once (a function entry, a bounded loop); the epoch call, if due, is here. */
+  private charge(events: number): Expr {
+    const { statements, exhausted } = this.decrement(events);
     return this.block([...statements, this.module.if(exhausted, this.epochCall())]);
   }
 
@@ -425,7 +445,7 @@ class FunctionRewriter {
     const info = binaryen.getFunctionInfo(func);
     const body = info.body;
     const entry = home === 'local' ? [this.reload()] : [];
-    if (countEntry) entry.push(this.countEntry());
+    if (countEntry) entry.push(this.charge(1));
     const bodyType = binaryen.getExpressionType(body);
     if (home === 'global' || bodyType === binaryen.unreachable) {
       if (entry.length > 0) setFunctionBody(func, this.block([...entry, body]));

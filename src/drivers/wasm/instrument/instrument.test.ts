@@ -349,6 +349,30 @@ const THROWS_AND_TAIL_CALLS = `(module
   (func (export "_start")
     (global.set $out (i32.add (call $catcher (i32.const 20)) (call $countdown (i32.const 1000) (i32.const 0))))))`;
 
+/**
+ * A loop nest whose inner loops have trip counts fixed by the module (as clang -O2 emits a
+ * stencil's row and cell loops) inside a loop bounded only at run time, plus a count-down loop.
+ * $out counts cell iterations, so an epoch shows how many ran before it.
+ */
+const FIXED_TRIP_COUNTS = `(module
+  (memory (export "memory") 1)
+  (global $out (mut i32) (i32.const 0))
+  (export "out" (global $out))
+  (func (export "_start") (local $step i32) (local $steps i32) (local $y i32) (local $x i32) (local $k i32)
+    (local.set $steps (i32.add (i32.load (i32.const 0)) (i32.const 3)))
+    (loop $steps
+      (local.set $y (i32.const 1))
+      (loop $rows
+        (local.set $x (i32.const 0))
+        (loop $cells
+          (global.set $out (i32.add (global.get $out) (i32.const 1)))
+          (br_if $cells (i32.ne (local.tee $x (i32.add (local.get $x) (i32.const 4))) (i32.const 40))))
+        (br_if $rows (i32.lt_u (local.tee $y (i32.add (local.get $y) (i32.const 1))) (i32.const 6))))
+      (local.set $k (i32.const 5))
+      (loop $down (br_if $down (local.tee $k (i32.sub (local.get $k) (i32.const 1)))))
+      (local.set $step (i32.add (local.get $step) (i32.const 1)))
+      (br_if $steps (i32.lt_u (local.get $step) (local.get $steps))))))`;
+
 describe('counting through every rewrite path (hand-made modules)', () => {
   const { MutableGlobals, Multivalue, ReferenceTypes, ExceptionHandling, TailCall } = binaryen.Features;
   const cases: [string, string, binaryen.Features, number][] = [
@@ -357,6 +381,8 @@ describe('counting through every rewrite path (hand-made modules)', () => {
     ['br_table, valued loops, spills, two results', MIXED_PATHS, MutableGlobals | Multivalue | ReferenceTypes, 3006],
     // 19 back-edges of the catch loop + 1001 entries of the tail-recursive countdown
     ['exceptions and tail calls', THROWS_AND_TAIL_CALLS, MutableGlobals | ExceptionHandling | TailCall, 1020],
+    // taken back-edges: 2 of $steps, 3 × 4 of $rows, 15 × 9 of $cells, 3 × 4 of $down
+    ['loops with fixed trip counts, charged at entry', FIXED_TRIP_COUNTS, MutableGlobals, 161],
   ];
   for (const [what, wat, features, events] of cases) {
     test(`${what}: same result, and every budget down to 1 counts ${events} events`, () => {
@@ -385,4 +411,25 @@ describe('counting through every rewrite path (hand-made modules)', () => {
       }
     });
   }
+
+  test('a loop with a fixed trip count is charged before its first iteration', () => {
+    const counted = new WebAssembly.Module(instrumentModule(textModule(FIXED_TRIP_COUNTS)).bytes);
+    const cellsBeforeEpoch: number[] = [];
+    let instance: WebAssembly.Instance | undefined;
+    instance = new WebAssembly.Instance(counted, {
+      [IMPORT_MODULE]: {
+        epoch: () => {
+          cellsBeforeEpoch.push((instance!.exports.out as WebAssembly.Global).value as number);
+          (instance!.exports[BUDGET_EXPORT] as WebAssembly.Global).value = 10;
+        },
+        grow: () => -1,
+      },
+    });
+    (instance.exports[BUDGET_EXPORT] as WebAssembly.Global).value = 10;
+    (instance.exports._start as () => void)();
+    // The first charges, 4 ($rows) then 9 ($cells), exceed 10 before any cell ran. The overdraft
+    // of 3 carries over: 7 left, so the next $cells charge (after its 10 iterations) epochs again.
+    assert.deepEqual(cellsBeforeEpoch.slice(0, 2), [0, 10]);
+    assert.equal(cellsBeforeEpoch.length, Math.floor(161 / 10));
+  });
 });
