@@ -18,6 +18,7 @@ import { parseProfile } from './profile.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
 import { QmpClient } from './qmp.js';
 import { digestPages, pageSize, RamFile } from './ram.js';
+import { ReplayLogReader } from './rr-log.js';
 import type { GenerationStart, LockstepTimeline } from './timeline.js';
 
 export type ShadowingMode = 'lockstep' | 'free';
@@ -42,6 +43,10 @@ const defaultMemoryMiB = 128;
 const stopTimeoutMs = 180_000;
 /** Bytes the recorder must have written after a stop so its 4 KiB stdio buffer reached the file. */
 const logFlushSlack = 12_288;
+/** Extra run after a stop that left an event at the stop count (see recordEpoch). */
+const settleMs = 5;
+/** Extra runs allowed before a recorder that never stops cleanly counts as broken. */
+const settleAttempts = 200;
 /** Name of the snapshot a recorder saves as it starts, which its replayers load. */
 const startSnapshot = 'start';
 
@@ -80,6 +85,8 @@ export class QemuVm implements Vm {
   private launched: LaunchSpec | undefined;
   private qemu: QemuProcess | undefined;
   private qmp: QmpClient | undefined;
+  /** Lockstep recorder: reads its own log to find clean epoch boundaries. */
+  private logReader: ReplayLogReader | undefined;
   /** Lockstep: the recording this VM records or replays. */
   private timeline: LockstepTimeline | undefined;
   /** Lockstep replayer not yet started: the snapshot it starts from (undefined: boot). */
@@ -92,6 +99,8 @@ export class QemuVm implements Vm {
   private currentLimits: ResourceLimits;
   private cpus = 1;
   private inputSeq = 0;
+  /** Extra runs the last recorded epoch needed to stop cleanly (a metric). */
+  private settleRuns = 0;
   private serialOffset = 0;
   private readonly serialHash: Hash = createHash('sha256');
   private lastDigest: StateDigest | undefined;
@@ -261,6 +270,7 @@ export class QemuVm implements Vm {
       if (event.event === 'SHUTDOWN') this.guestEnded = true;
     });
     this.icount = await this.readIcount();
+    this.logReader = spec.rr?.mode === 'record' ? new ReplayLogReader(spec.rr.file, this.icount) : undefined;
   }
 
   /** Ends the current QEMU process (a new one may follow: a change of recording). */
@@ -292,7 +302,7 @@ export class QemuVm implements Vm {
     const started = performance.now();
     const before = this.icount;
     let ended: boolean;
-    if (this.config.generations === undefined) ended = await this.runSlice();
+    if (this.config.generations === undefined) ended = await this.runSlice(this.epochMs);
     else if (this.launched?.rr?.mode === 'record') ended = await this.recordEpoch();
     else ended = await this.replayEpoch();
     const runMs = performance.now() - started;
@@ -300,24 +310,39 @@ export class QemuVm implements Vm {
   }
 
   /** Runs for the current slice, then pauses; true when the guest powered off. */
-  private async runSlice(): Promise<boolean> {
+  private async runSlice(ms: number): Promise<boolean> {
     const qmp = this.requireQmp();
     await qmp.execute('cont');
-    const deadline = performance.now() + this.epochMs;
-    while (performance.now() < deadline && !this.guestEnded) await sleep(Math.min(20, this.epochMs));
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline && !this.guestEnded) await sleep(Math.min(20, ms));
     await qmp.execute('stop');
     this.icount = await this.readIcount();
     return this.guestEnded;
   }
 
-  /** The recorder's epoch ends wherever its slice stopped; replayers are told that count. */
+  /**
+   * The recorder's epoch ends wherever its slice stopped, provided the stop is clean: a recorder
+   * may take an interrupt (or run an async event) at the very count it stops at, which a replayer
+   * stopped there by replay-break has not taken yet, so both would report the same count with
+   * different RAM. Such a stop is run on briefly until one leaves nothing at its count; only
+   * then are the replayers told the count.
+   */
   private async recordEpoch(): Promise<boolean> {
     const timeline = this.requireTimeline();
+    const reader = this.logReader;
+    if (reader === undefined) throw new QemuRequestError(`VM ${this.id} records no log`);
     const before = this.icount;
     const started = performance.now();
-    const ended = await this.runSlice();
+    let ended = await this.runSlice(this.epochMs);
+    this.settleRuns = 0;
     this.adaptSlice(this.icount - before, performance.now() - started);
     await this.flushLog(timeline);
+    for (let attempt = 0; !ended && !reader.cleanStopAt(this.icount); attempt++) {
+      if (attempt === settleAttempts) throw new QemuProcessError(`recorder ${this.id} found no clean stop after ${attempt} tries`);
+      ended = await this.runSlice(settleMs);
+      await this.flushLog(timeline);
+      this.settleRuns = attempt + 1;
+    }
     timeline.publish(this.epoch, this.icount);
     this.recordBoundary();
     if (ended) timeline.guestEnded(this.epoch);
@@ -392,12 +417,27 @@ export class QemuVm implements Vm {
       await qmp.execute('replay-break', { icount });
       const stopped = qmp.waitEvent('STOP', stopTimeoutMs);
       await qmp.execute('cont');
-      await stopped;
+      try {
+        await stopped;
+      } catch (error) {
+        throw await this.stuckReplayer(icount, error);
+      }
       this.icount = await this.readIcount();
     }
     if (this.icount !== icount) {
       this.config.request.events.onInputMismatch({ epoch: this.epoch, expected: `icount ${icount}`, got: `icount ${this.icount}` });
     }
+  }
+
+  /** Says where a replayer that never stopped at `icount` got stuck (it may not answer either). */
+  private async stuckReplayer(icount: number, cause: unknown): Promise<Error> {
+    const qmp = this.requireQmp();
+    const where = await Promise.all([
+      qmp.execute<ReplayInfo>('query-replay').then((info) => `at instruction ${info.icount}`),
+      qmp.execute<{ status: string }>('query-status').then((status) => `status ${status.status}`),
+    ]).then((parts) => parts.join(', '), () => 'not answering');
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new QemuProcessError(`replayer ${this.id} did not stop at instruction ${icount} (${where}): ${reason}`);
   }
 
   /** Aims the next slice at `epochBudget` instructions from the rate just measured. */
@@ -437,7 +477,7 @@ export class QemuVm implements Vm {
         digestMs,
         memoryPages: digest.pageHashes.length / 16,
         syscalls: 0,
-        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1 },
+        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1, settleRuns: this.settleRuns },
       },
       outputs,
       ...(end ? { end } : {}),
