@@ -15,8 +15,10 @@ import type {
   VmEnd,
 } from '../drivers/types.js';
 import { encodePageDelta } from '../difflog/xor-delta.js';
+import { ShadowvmError } from '../errors.js';
 import { InputLog } from '../replication/input-log.js';
-import { compareReports, describeEnd, isIdentical, missingState, stateKey, type StateDifference } from '../sync/compare.js';
+import { describeEnd } from '../drivers/vm-end.js';
+import { compareReports, isIdentical, missingState, stateKey, type StateDifference } from '../sync/compare.js';
 import { vote, type Verdict } from '../sync/vote.js';
 import { plannedFaultFor, type ComputationConfig } from './config.js';
 import type { CheckpointInfo, ComputationRecorder, DivergenceRecord, EpochObserver, OutputSink, VmInfo } from './ports.js';
@@ -61,7 +63,11 @@ interface Slot {
 }
 
 /** Thrown out of run() when the computation cannot continue (not a guest's own failure). */
-export class ComputationFailedError extends Error {}
+export class ComputationFailedError extends ShadowvmError {
+  constructor(message: string) {
+    super('computation-failed', message);
+  }
+}
 
 export class Computation {
   private readonly slots: Slot[] = [];

@@ -3,7 +3,7 @@
 
 import type { ComputationResult, ReplicaSummary } from './computation.js';
 import type { CheckpointInfo, ComputationEvent, DivergenceRecord } from './ports.js';
-import { describeEnd } from '../sync/compare.js';
+import { describeEnd } from '../drivers/vm-end.js';
 import type { ActionRecord } from '../interventions/index.js';
 
 export interface ComputationReport {

@@ -5,7 +5,6 @@ import type { InputLogReader, InputRecord } from '../drivers/types.js';
 
 export class InputLog implements InputLogReader {
   private readonly records: InputRecord[] = [];
-  private bytes = 0;
 
   /** Appends the primary's next record; a gap or repeat in `seq` is a driver bug, not a guest's. */
   append(record: InputRecord): void {
@@ -13,7 +12,6 @@ export class InputLog implements InputLogReader {
       throw new Error(`input log out of order: got seq ${record.seq}, expected ${this.records.length}`);
     }
     this.records.push(record);
-    this.bytes += record.payload.length;
   }
 
   *read(from: number): Iterable<InputRecord> {
@@ -22,9 +20,5 @@ export class InputLog implements InputLogReader {
 
   get length(): number {
     return this.records.length;
-  }
-
-  get payloadBytes(): number {
-    return this.bytes;
   }
 }

@@ -2,6 +2,7 @@
 // reads): the differing pages, registers/globals, output streams, and how each side ended.
 
 import type { EpochReport, VmEnd } from '../drivers/types.js';
+import { describeEnd } from '../drivers/vm-end.js';
 import { diffPageHashes } from '../difflog/page-diff.js';
 import type { OutputMismatch, RegisterDiff } from '../difflog/types.js';
 
@@ -11,11 +12,6 @@ export interface StateDifference {
   readonly outputs: OutputMismatch[];
   /** Set when one replica ended in this epoch and the other did not, or ended differently. */
   readonly end?: { readonly primary: string; readonly shadow: string };
-}
-
-export function describeEnd(end: VmEnd | undefined): string {
-  if (!end) return 'running';
-  return end.kind === 'exit' ? `exit ${end.code}` : `${end.kind}: ${end.message}`;
 }
 
 function differing(

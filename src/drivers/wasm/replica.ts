@@ -239,7 +239,7 @@ export class Replica {
     const remaining = this.budgetGlobal ? Number(this.budgetGlobal.value) : 0;
     const report: EpochReport = {
       epoch,
-      digest: { pageSize: PAGE_SIZE, pageHashes: pageHashes.slice(), registers, outputs },
+      digest: { pageSize: PAGE_SIZE, pageHashes, registers, outputs },
       metrics: {
         instructions: Math.max(0, this.budgetStart - Math.max(0, remaining)),
         runMs,

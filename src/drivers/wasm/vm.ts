@@ -11,6 +11,7 @@ import type {
   VmEnd,
   VmEvents,
 } from '../types.js';
+import { describeEnd } from '../vm-end.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
 import { ProcessReplicaHost, ThreadReplicaHost, type ReplicaHost } from './replica-host.js';
 
@@ -180,10 +181,6 @@ export class WasmVm implements Vm {
   private send(message: HostToReplica): void {
     if (!this.gone) this.host?.send(message);
   }
-}
-
-function describeEnd(end: VmEnd): string {
-  return 'message' in end ? end.message : `exit ${end.code}`;
 }
 
 function describe(reply: ReplicaReply): string {
