@@ -67,6 +67,17 @@ export interface EpochReport {
   readonly outputs: readonly OutputChunk[];
   /** Present when the guest ended during this epoch: the last epoch of the VM. */
   readonly end?: VmEnd;
+  /**
+   * Drift drivers only (shadows): outputs this shadow produced during the epoch for an input the
+   * primary also answered (e.g. a mirrored request), paired with the primary's answer to it.
+   */
+  readonly pairedOutputs?: PairedOutputs;
+}
+
+/** A shadow's answers compared with the primary's answers to the same inputs, over one epoch. */
+export interface PairedOutputs {
+  readonly compared: number;
+  readonly differing: number;
 }
 
 /**
@@ -218,9 +229,18 @@ export interface VmRequest {
   };
 }
 
+/**
+ * How replicas of a driver compare. `exact`: replicas are deterministic (wasm, QEMU lockstep), so
+ * any difference in state or output is a fault and goes to the vote. `drift`: replicas run free
+ * beside each other (QEMU COLO-style), so they differ benignly all the time; differences become
+ * features the analysis engine learns, and only a drift score over the policy's threshold acts.
+ */
+export type Agreement = 'exact' | 'drift';
+
 /** A hypervisor: creates VMs of one computation image. */
 export interface Driver {
   readonly name: string;
+  readonly agreement: Agreement;
   /** The diversity profiles this driver offers, the first being the primary's default. */
   profiles(): readonly DiversityProfile[];
   createVm(request: VmRequest): Promise<Vm>;

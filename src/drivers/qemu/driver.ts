@@ -2,7 +2,7 @@
 // One driver instance serves one computation; in lockstep mode it holds the computation's
 // recordings (a new one after each rollback of the primary) and the snapshots taken on them.
 import { mkdirSync, rmSync } from 'node:fs';
-import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
+import type { Agreement, DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import { guestImage, type GuestImage } from './guest-build.js';
 import { RuntimeDir } from './process.js';
@@ -27,6 +27,7 @@ export interface QemuDriverOptions {
 export class QemuDriver implements Driver {
   readonly name = 'qemu';
   readonly mode: ShadowingMode;
+  readonly agreement: Agreement;
   private readonly image: GuestImage;
   private readonly runtime: RuntimeDir;
   private readonly checkpointDir: string;
@@ -38,6 +39,7 @@ export class QemuDriver implements Driver {
   constructor(options: QemuDriverOptions = {}) {
     this.options = options;
     this.mode = options.mode ?? 'lockstep';
+    this.agreement = this.mode === 'lockstep' ? 'exact' : 'drift';
     this.image = guestImage(options.imageDir);
     this.runtime = RuntimeDir.create();
     this.checkpointDir = this.runtime.file('checkpoints');

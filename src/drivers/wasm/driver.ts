@@ -45,6 +45,7 @@ export const WASM_PROFILES: readonly WasmProfile[] = [
 
 export class WasmDriver implements Driver {
   readonly name = 'wasm';
+  readonly agreement = 'exact';
 
   private constructor(
     private readonly image: WasmImage,
