@@ -37,3 +37,25 @@ test('the engine flags the diverging shadow, forecasts memory exhaustion, and re
     }
   }
 });
+
+test('with free-running replicas, benign page differences are learned and a differing answer stands out', () => {
+  const noise = gaussianNoise(5, 40);
+  const free = (e: number, differingAnswers: number): EpochFeatures => ({
+    computation: 'free', epoch: e, vms: [],
+    pairs: [{
+      primary: 'p', shadow: 's', epoch: e,
+      // about 6% of a 32k-page guest differs between free-running twins, epoch after epoch
+      differingPages: Math.round(2000 + 60 * noise[e]!), diffBytes: 0,
+      outputMismatches: differingAnswers, syscallMismatches: 0, shadowLagMs: 1,
+    }],
+  });
+  const exact = new AnalysisEngine();
+  assert.equal(exact.observe(free(0, 0))[0]!.score, 1, 'deterministic replicas: any difference is a failure');
+  const drift = new AnalysisEngine({ agreement: 'drift' });
+  for (let e = 0; e < 30; e++) {
+    const score = drift.observe(free(e, 0))[0]!.score;
+    assert.ok(score < 0.5, `epoch ${e}: benign drift scored ${score}`);
+  }
+  const fault = drift.observe(free(30, 3))[0]!;
+  assert.ok((fault.byFeature['diff.outputMismatches'] ?? 0) >= 0.85, JSON.stringify(fault.byFeature));
+});

@@ -3,20 +3,29 @@
 // score per VM, and save()/restore() carry every model's state with a checkpoint.
 
 import { z } from 'zod';
+import type { Agreement } from '../drivers/types.js';
 import type { Detector, DetectorState, Forecaster } from './detector.js';
 import { DetectorStateError } from './errors.js';
 import { HoltForecaster } from './detectors/holt.js';
 import { pairFeatureValues, vmFeatureValues, type EpochFeatures } from './features.js';
 import { createDetector } from './registry.js';
 
+/** A detector by registry name, with its options. */
+export interface DetectorSpec {
+  readonly name: string;
+  readonly options?: Record<string, unknown>;
+}
+
 export interface EngineOptions {
   /** Detector (registry name and options) used for a feature unless `byFeature` names another. */
-  readonly detector?: { readonly name: string; readonly options?: Record<string, unknown> };
-  readonly byFeature?: Readonly<Record<string, { readonly name: string; readonly options?: Record<string, unknown> }>>;
+  readonly detector?: DetectorSpec;
+  readonly byFeature?: Readonly<Record<string, DetectorSpec>>;
   /** Options of the Holt memory forecaster. */
   readonly forecaster?: Record<string, unknown>;
   /** Memory ceiling in pages when a VM's features carry none. */
   readonly memoryLimitPages?: number;
+  /** How the computation's replicas agree (its driver's): picks the detectors of the diff features. */
+  readonly agreement?: Agreement;
 }
 
 export interface VmScore {
@@ -46,10 +55,22 @@ const SEP = '\u0000';
  * Memory grows steadily in healthy runs; Holt follows the trend and flags breaks from it.
  * Replicas are deterministic, so any state difference is a failure signal from the first epoch.
  */
-const DEFAULT_BY_FEATURE: Readonly<Record<string, { readonly name: string; readonly options?: Record<string, unknown> }>> = {
+const EXACT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
   memoryPages: { name: 'holt' },
   'diff.differingPages': { name: 'divergence' },
   'diff.outputMismatches': { name: 'divergence' },
+  'diff.syscallMismatches': { name: 'divergence' },
+};
+/**
+ * Free-running replicas differ benignly every epoch (timing, caches, progress): the diff features
+ * are learned like any other series, over a short warm-up, and only a break from their own
+ * history scores. A series that was flat (e.g. no differing answer so far) makes any move score.
+ */
+const learnedDiff: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4 } };
+const DRIFT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
+  memoryPages: { name: 'holt' },
+  'diff.differingPages': learnedDiff,
+  'diff.outputMismatches': learnedDiff,
   'diff.syscallMismatches': { name: 'divergence' },
 };
 const MEMORY = 'memoryPages';
@@ -113,7 +134,8 @@ export class AnalysisEngine {
     const key = [computation, vm, feature].join(SEP);
     let detector = this.detectors.get(key);
     if (detector === undefined) {
-      const spec = this.options.byFeature?.[feature] ?? DEFAULT_BY_FEATURE[feature] ?? this.options.detector ?? { name: 'ensemble' };
+      const defaults = this.options.agreement === 'drift' ? DRIFT_BY_FEATURE : EXACT_BY_FEATURE;
+      const spec = this.options.byFeature?.[feature] ?? defaults[feature] ?? this.options.detector ?? { name: 'ensemble' };
       detector = createDetector(spec.name, spec.options);
       this.detectors.set(key, detector);
     }

@@ -313,9 +313,13 @@ export class Computation {
     const primaryReport = primary.report as EpochReport;
     const shadows = this.slots.filter((slot) => slot.role === 'shadow');
     const differences = new Map<string, StateDifference>();
-    const keys = new Map<string, string | undefined>([[primary.name, stateKey(primaryReport)]]);
+    // Free-running (drift) replicas differ benignly all the time: the vote looks only at how they
+    // ended, and their differences go to the analysis engine, which learns what is benign.
+    const exact = this.driver.agreement === 'exact';
+    const voteKey = (report: EpochReport) => (exact ? stateKey(report) : describeEnd(report.end));
+    const keys = new Map<string, string | undefined>([[primary.name, voteKey(primaryReport)]]);
     for (const shadow of shadows) {
-      keys.set(shadow.name, shadow.report ? stateKey(shadow.report) : undefined);
+      keys.set(shadow.name, shadow.report ? voteKey(shadow.report) : undefined);
       if (shadow.report) {
         const difference = compareReports(primaryReport, shadow.report);
         if (!isIdentical(difference)) differences.set(shadow.name, difference);
@@ -329,7 +333,7 @@ export class Computation {
       epoch,
       verified: verdict.kind === 'agree' && shadows.length > 0,
       metrics: this.metrics(lagMs),
-      divergences: verdict.kind === 'agree' ? [] : await this.divergences(epoch, differences),
+      divergences: verdict.kind !== 'agree' || !exact ? await this.divergences(epoch, differences, verdict.kind !== 'agree') : [],
     });
     const differencesByVm = new Map([...differences].map(([name, difference]) => [this.slot(name).vm.id, difference]));
     for (const observer of this.observers) {
@@ -340,7 +344,8 @@ export class Computation {
     if (this.rollbackRequest) {
       const reason = this.rollbackRequest;
       this.rollbackRequest = undefined;
-      await this.rollback(epoch, reason, []);
+      // Free-running shadows restart beside the restored primary, from the same checkpoint.
+      await this.rollback(epoch, reason, exact ? [] : shadows.filter((shadow) => !shadow.gone).map((shadow) => shadow.name));
       return;
     }
     await this.act(epoch, verdict);
@@ -479,13 +484,16 @@ export class Computation {
     return metrics;
   }
 
-  /** The divergences of an epoch, with XOR deltas of the differing pages read from both sides. */
-  private async divergences(epoch: number, differences: ReadonlyMap<string, StateDifference>): Promise<DivergenceRecord[]> {
+  /**
+   * The differences of an epoch, with XOR deltas of the differing pages read from both sides.
+   * `diverged`: the vote found a divergence (not only the benign drift of free-running replicas).
+   */
+  private async divergences(epoch: number, differences: ReadonlyMap<string, StateDifference>, diverged: boolean): Promise<DivergenceRecord[]> {
     const primary = this.primary();
     const records: DivergenceRecord[] = [];
     for (const [name, difference] of differences) {
       const slot = this.slot(name);
-      this.stats.divergences++;
+      if (diverged) this.stats.divergences++;
       const pages = difference.pages.slice(0, this.config.maxDeltaPages);
       let deltas: { page: number; delta: Uint8Array }[] = [];
       if (pages.length > 0 && !slot.gone && !primary.gone) {

@@ -104,7 +104,8 @@ export class DriftAnalysis implements EpochObserver {
         epoch: outcome.epoch,
         differingPages: difference?.pages.length ?? 0,
         diffBytes: 0,
-        outputMismatches: difference?.outputs.length ?? 0,
+        // Free-running shadows pair their answers with the primary's (PairedOutputs).
+        outputMismatches: (difference?.outputs.length ?? 0) + (outcome.reports.get(vmId)?.pairedOutputs?.differing ?? 0),
         syscallMismatches: difference?.end ? 1 : 0,
         shadowLagMs: outcome.lagMs.get(vmId) ?? 0,
       });

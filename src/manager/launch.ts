@@ -120,7 +120,7 @@ export async function runLaunch(launch: Launch): Promise<ComputationReport> {
   computation.addObserver(
     new DriftAnalysis({
       computationId: row.id,
-      engine: new AnalysisEngine(),
+      engine: new AnalysisEngine({ agreement: driver.agreement }),
       evaluator,
       intervener,
       store,
