@@ -19,7 +19,9 @@ import { RobustZScoreDetector } from './detectors/robust-zscore.js';
 const memberSpec = z.union([z.string(), z.object({ name: z.string(), options: z.record(z.string(), z.unknown()).optional() })]);
 const ensembleOptions = z
   .object({
-    // regime is the strongest built-in on NAB (sparse, calibrated firings); see detectors/regime.ts.
+    // regime is the strongest built-in on NAB (pattern novelty plus new extremes of the value, its
+    // moving average and its daily-seasonal difference); see detectors/regime.ts. Adding members
+    // under 'max' only added false alarms there (bench/nab/loco.ts measures such choices).
     members: z.array(memberSpec).min(1).default(['regime']),
     combine: z.enum(['max', 'mean']).default('max'),
   })

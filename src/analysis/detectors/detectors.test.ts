@@ -35,17 +35,16 @@ function alarms(detector: Detector, values: readonly number[]): number[] {
 // What each detector is built to catch. EWMA and Holt follow a steady ramp by design (Holt models
 // the trend), so a ramp is not theirs to flag. Novelty is tuned for NAB's sparse alarms: it judges
 // how rare the recent pattern is, so on pure Gaussian noise a rare run of values can fire it.
-// Regime (and the ensemble, whose default member it is) is tuned the same way: it fires once at
-// the start of a change and then learns, and a new all-time extreme in long noise is a confident
-// novelty to it; its spike delay is checked separately below (the alarm lands one point late).
+// Regime (and the ensemble, whose default member it is) is tuned the same way, and a new all-time
+// extreme well beyond the range of long noise is a confident anomaly to it.
 const catches: Record<(typeof BUILT_INS)[number], { changes: readonly string[]; quietOnNoise: boolean }> = {
   'robust-zscore': { changes: ['step', 'ramp', 'spike', 'variance change'], quietOnNoise: true },
   ewma: { changes: ['step', 'spike', 'variance change'], quietOnNoise: true },
   cusum: { changes: ['step', 'ramp', 'spike', 'variance change'], quietOnNoise: true },
   holt: { changes: ['step', 'spike', 'variance change'], quietOnNoise: true },
   novelty: { changes: ['step'], quietOnNoise: false },
-  regime: { changes: ['step'], quietOnNoise: false },
-  ensemble: { changes: ['step'], quietOnNoise: false },
+  regime: { changes: ['step', 'ramp', 'spike', 'variance change'], quietOnNoise: false },
+  ensemble: { changes: ['step', 'ramp', 'spike', 'variance change'], quietOnNoise: false },
 };
 
 for (const name of BUILT_INS) {
@@ -105,9 +104,55 @@ for (const name of ['regime', 'ensemble']) {
   });
 }
 
-test('regime reports one alarm per change, then learns the new level', () => {
-  const found = alarms(createDetector('regime'), changes.step!.make(1));
-  assert.deepEqual(found.filter((i) => i >= ONSET), [ONSET + 1]);
+/** Indices of the points scoring above 0 (regime's firings, however weak). */
+function firings(detector: Detector, values: readonly number[]): number[] {
+  return values.flatMap((v, i) => (detector.update(v, i * 60_000) > 0 ? [i] : []));
+}
+
+test('regime flags a step at its first point, then learns the new level within 20 points', () => {
+  for (const seed of [1, 2, 3]) {
+    const found = alarms(createDetector('regime'), changes.step!.make(seed)).filter((i) => i >= ONSET);
+    assert.equal(found[0], ONSET, `seed ${seed}: ${found.join(',')}`);
+    assert.ok(found.every((i) => i <= ONSET + 20), `seed ${seed}: alarms long after the step: ${found.join(',')}`);
+  }
+});
+
+test('regime raises at most 2 alarms in 5000 points of stationary noise (its rare new extremes)', () => {
+  for (const seed of [4, 5, 6]) {
+    const found = alarms(createDetector('regime'), gaussianNoise(seed, 5000).map((n) => 10 + n));
+    assert.ok(found.length <= 2, `seed ${seed}: alarms at ${found.join(',')}`);
+  }
+});
+
+test('regime continues with identical scores after save/restore on hourly, daily-seasonal data', () => {
+  const hour = 3_600_000;
+  const values = gaussianNoise(8, 24 * 20).map((n, i) => 10 + (i % 24 >= 10 && i % 24 <= 14 ? 20 : 0) + n + (i === 24 * 15 + 3 ? 12 : 0));
+  const original = createDetector('regime');
+  values.slice(0, 24 * 8).forEach((v, i) => original.update(v, i * hour));
+  const copy = createDetector('regime');
+  copy.restore(JSON.parse(JSON.stringify(original.save())));
+  values.slice(24 * 8).forEach((v, j) => {
+    const i = 24 * 8 + j;
+    assert.equal(copy.update(v, i * hour), original.update(v, i * hour));
+  });
+});
+
+test('regime: a breakout fires even while a previous alarm suppresses the detector', () => {
+  for (const seed of [1, 2, 3]) {
+    // a spike, then 50 points later (inside the suppression span) a larger one
+    const values = gaussianNoise(seed, LENGTH).map((n, i) => 10 + n + (i === ONSET ? 15 : 0) + (i === ONSET + 50 ? 40 : 0));
+    const found = alarms(createDetector('regime'), values);
+    assert.ok(found.includes(ONSET) && found.includes(ONSET + 50), `seed ${seed}: alarms at ${found.join(',')}`);
+  }
+});
+
+test('regime: a level shift inside a range widened by an old spike fires within 10 points', () => {
+  for (const seed of [1, 2, 3]) {
+    // the spike at 300 stretches the range far above the later +4 sigma shift
+    const values = gaussianNoise(seed, LENGTH).map((n, i) => 10 + n + (i === 300 ? 30 : 0) + (i >= ONSET ? 4 : 0));
+    const found = firings(createDetector('regime'), values).filter((i) => i >= ONSET - 100);
+    assert.ok(found.length > 0 && found[0]! >= ONSET && found[0]! <= ONSET + 10, `seed ${seed}: firings at ${found.join(',')}`);
+  }
 });
 
 test('divergence: silent while replicas agree, a failure score from the first difference', () => {

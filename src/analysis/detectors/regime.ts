@@ -1,5 +1,6 @@
 // Regime detector: flags the START of a new behaviour in a stream whose normal behaviour is
-// unknown in advance, once, then only learns while the new behaviour becomes familiar.
+// unknown in advance, then learns while the new behaviour becomes familiar (only new extremes
+// fire meanwhile).
 //
 // 1. Values are quantised at several resolutions over the range seen so far. For each resolution
 //    the detector remembers when it last saw each level and each pair (level k points ago, level
@@ -8,10 +9,20 @@
 //    changes, so big anomalies score near 1 and small pattern changes score a little.
 // 2. The surprise rate over a short window is judged against its own long-run mean and spread
 //    (deviations in standard deviations), so one threshold fits series of any scale and noise.
-// 3. Output is sparse: only the point where the deviation first reaches `fireDeviation` scores
-//    above 0 (more the larger the deviation); afterwards the detector learns silently for
-//    `suppress` points. NAB rewards the earliest detection in a window and charges every extra one.
-// Memory is fixed: one table of last-seen indices and a few short rings.
+// 3. Breakouts: a value beyond the range of the last `horizon` points by `breakout` of its width
+//    fires at once (the range forgets, so one huge early anomaly does not hide later ones), and
+//    so does a new extreme of the moving average over `average` points (a level shift inside a
+//    range that an old spike widened), and so does a new extreme of the difference from the same
+//    time on the previous days (seasonal.ts: a missing daily peak). New extremes are NAB's most
+//    reliable anomalies: on the development subset, breakouts alone find 51 of its 64 windows
+//    for 27 false alarms (NAB standard score 71.9; 78.9 with the surprise rate).
+// 4. Output is sparse: only the point where the deviation first reaches `fireDeviation` (or a
+//    breakout) scores above 0 (more the larger the deviation and the excursion); afterwards the
+//    detector learns silently for `suppress` points, except that a breakout still fires: a weak
+//    firing must not hide the large anomaly that follows it. NAB rewards the earliest detection in
+//    a window and charges every extra one outside it.
+// Memory is fixed: one table of last-seen indices and a few rings (the seasonal one holds three
+// days of points, at most 4320 values).
 
 import { z } from 'zod';
 import type { Detector, DetectorState } from '../detector.js';
@@ -19,6 +30,8 @@ import { RingBuffer } from '../ring.js';
 import { deviationScore } from '../score.js';
 import { DetectorStateError } from '../errors.js';
 import { finite, finiteArray, parseOptions, parseState } from '../state.js';
+import { Extremes, extremesStateSchema } from './extremes.js';
+import { SeasonalDifference, seasonalStateSchema } from './seasonal.js';
 
 const NAME = 'regime';
 
@@ -28,10 +41,10 @@ const optionsSchema = z
     resolutions: z.array(z.number().int().min(2).max(40)).min(1).max(4).default([4, 8, 16]),
     /** Pair contexts (level k points ago, level now) for k = 1..lags. */
     lags: z.number().int().min(1).max(16).default(7),
-    /** Points after which a context not seen again counts as unseen (bounds what "normal" is). */
+    /** Points after which a context or an extreme not seen again counts as unseen (bounds what "normal" is). */
     horizon: z.number().int().min(1).default(10_000),
     /** Points that only teach the detector: scores stay 0. */
-    learn: z.number().int().min(0).default(150),
+    learn: z.number().int().min(0).default(250),
     /** Length of the recent-surprise window. */
     shortWindow: z.number().int().min(1).max(1000).default(3),
     /** Forgetting of the long-run surprise statistics. */
@@ -40,8 +53,17 @@ const optionsSchema = z
     fireDeviation: z.number().positive().default(2),
     /** Deviation that alone scores 0.5; weaker firings score below 0.5 unless far beyond the range. */
     confidentDeviation: z.number().positive().default(8),
-    /** Points of learning only after a firing. */
-    suppress: z.number().int().min(0).default(100),
+    /** Points of learning only after a firing (a breakout still fires). */
+    suppress: z.number().int().min(0).default(150),
+    /** Excursion beyond the range of the last `horizon` points, as a fraction of its width, that fires at once. */
+    breakout: z.number().positive().default(0.04),
+    /** Length of the moving average whose new extremes are breakouts too. */
+    average: z.number().int().min(2).max(1000).default(20),
+    /**
+     * Excursion of the daily-seasonal difference (see seasonal.ts) beyond its own range that fires
+     * at once. Higher than `breakout`: that difference is noisier than the value.
+     */
+    seasonalBreakout: z.number().positive().default(0.5),
   })
   .strict();
 
@@ -51,11 +73,20 @@ type Options = z.infer<typeof optionsSchema>;
 const RATE_WARMUP = 20;
 /** Excursion (fraction of the known range) that alone makes a firing score 0.5. */
 const EXCURSION_HALF = 0.25;
+/** An extreme of the average is weaker evidence than one of the value: its excursion counts half. */
+const AVERAGE_WEIGHT = 0.5;
+/** Same for the seasonal difference, which is noisier still. */
+const SEASONAL_WEIGHT = 0.25;
 
 const stateSchema = z.object({
   count: finite,
-  low: finite,
-  high: finite,
+  range: extremesStateSchema,
+  recentRange: extremesStateSchema,
+  averaged: finiteArray,
+  averagedSum: finite,
+  averageRange: extremesStateSchema,
+  seasonal: seasonalStateSchema,
+  seasonalRange: extremesStateSchema,
   lastSeen: z.array(z.tuple([finite, finite])),
   history: z.array(finiteArray),
   recent: finiteArray,
@@ -75,9 +106,17 @@ export class RegimeDetector implements Detector {
   private readonly history: RingBuffer[];
   private readonly recent: RingBuffer;
   private readonly excursions: RingBuffer;
+  /** All-time range: the quantiser's scale, which must not move when an old extreme is forgotten. */
+  private readonly range = new Extremes();
+  /** Range over the horizon: what a breakout must leave. */
+  private readonly recentRange: Extremes;
+  /** The last `average` values and their sum, and the range of their mean. */
+  private readonly averaged: RingBuffer;
+  private averagedSum = 0;
+  private readonly averageRange: Extremes;
+  private readonly seasonal = new SeasonalDifference();
+  private readonly seasonalRange: Extremes;
   private count = 0;
-  private low = 0;
-  private high = 0;
   private recentSum = 0;
   private rateMean = 0;
   private rateVariance = 0;
@@ -91,14 +130,21 @@ export class RegimeDetector implements Detector {
     this.history = resolutions.map(() => new RingBuffer(lags));
     this.recent = new RingBuffer(this.options.shortWindow);
     this.excursions = new RingBuffer(this.options.shortWindow);
+    this.averaged = new RingBuffer(this.options.average);
+    this.recentRange = new Extremes(this.options.horizon);
+    this.averageRange = new Extremes(this.options.horizon);
+    this.seasonalRange = new Extremes(this.options.horizon);
   }
 
-  update(value: number): number {
+  update(value: number, timestampMs?: number): number {
     // How far beyond the known range, in units of that range: large steps and spikes go far
-    // beyond it, noise at most a little. It sets the confidence of a firing, not its timing.
-    const span = this.high - this.low;
-    const excursion = this.count === 0 ? 0 : Math.max(0, value - this.high, this.low - value) / (span > 0 ? span : Math.abs(this.high) + 1);
-    this.excursions.push(excursion);
+    // beyond it, noise at most a little.
+    const excursion = this.recentRange.excursion(value);
+    this.recentRange.include(value);
+    const averageExcursion = this.average(value);
+    const seasonalExcursion = this.seasonalDifference(value, timestampMs);
+    const broke = Math.max(excursion, averageExcursion) >= this.options.breakout || seasonalExcursion >= this.options.seasonalBreakout;
+    this.excursions.push(Math.max(excursion, AVERAGE_WEIGHT * averageExcursion, SEASONAL_WEIGHT * seasonalExcursion));
     const surprise = this.surprise(value);
     const evicted = this.recent.push(surprise);
     this.recentSum += surprise - (evicted ?? 0);
@@ -110,35 +156,51 @@ export class RegimeDetector implements Detector {
     const warm = this.count > this.options.learn + RATE_WARMUP;
     const deviation = warm ? (rate - this.rateMean) / (Math.sqrt(this.rateVariance) + 1e-3) : 0;
     this.learnRate(rate);
-    if (this.holdOff > 0) {
-      this.holdOff--;
-      return 0;
-    }
-    if (deviation < this.options.fireDeviation) return 0;
+    const held = this.holdOff > 0;
+    if (held) this.holdOff--;
+    if ((held || deviation < this.options.fireDeviation) && !broke) return 0;
     this.holdOff = this.options.suppress;
     // The largest over the recent window: a step's first point widens the range for the next.
     let recentExcursion = 0;
     for (let i = 0; i < this.excursions.size; i++) recentExcursion = Math.max(recentExcursion, this.excursions.at(i));
     const beyond = recentExcursion / (recentExcursion + EXCURSION_HALF);
-    return 1 - (1 - deviationScore(deviation, this.options.confidentDeviation)) * (1 - beyond);
+    return 1 - (1 - deviationScore(Math.max(0, deviation), this.options.confidentDeviation)) * (1 - beyond);
+  }
+
+  /** Adds the value to the moving average; returns the average's excursion beyond its own range. */
+  private average(value: number): number {
+    const evicted = this.averaged.push(value);
+    this.averagedSum += value - (evicted ?? 0);
+    if (!this.averaged.full) return 0;
+    const mean = this.averagedSum / this.averaged.size;
+    const excursion = this.averageRange.excursion(mean);
+    this.averageRange.include(mean);
+    return excursion;
+  }
+
+  /** The seasonal difference's excursion beyond its own range, once that range spans a day. */
+  private seasonalDifference(value: number, timestampMs: number | undefined): number {
+    const difference = this.seasonal.update(value, timestampMs);
+    if (difference === undefined) return 0;
+    const excursion = this.seasonalRange.seen >= this.seasonal.pointsPerDay ? this.seasonalRange.excursion(difference) : 0;
+    this.seasonalRange.include(difference);
+    return excursion;
   }
 
   /** Fraction of contexts, over all resolutions, that the point completes unseen within the horizon. */
   private surprise(value: number): number {
-    if (this.count === 0) {
-      this.low = value;
-      this.high = value;
-    }
+    if (this.range.seen === 0) this.range.include(value); // the first point defines the range
+    const { low, high } = this.range;
     const t = this.count;
     const { horizon, lags, resolutions } = this.options;
-    const span = this.high - this.low;
+    const span = high - low;
     let unseen = 0;
     let contexts = 0;
     let base = 0;
     for (let r = 0; r < resolutions.length; r++) {
       const bins = resolutions[r]!;
       const L = bins + 2;
-      const level = value < this.low ? 0 : value > this.high ? L - 1 : span <= 0 ? 1 : 1 + Math.min(bins - 1, Math.floor(((value - this.low) / span) * bins));
+      const level = value < low ? 0 : value > high ? L - 1 : span <= 0 ? 1 : 1 + Math.min(bins - 1, Math.floor(((value - low) / span) * bins));
       const history = this.history[r]!;
       const n = history.size;
       for (let k = 0; k <= Math.min(lags, n); k++) {
@@ -152,8 +214,7 @@ export class RegimeDetector implements Detector {
       history.push(level);
       base += L * (1 + lags * L);
     }
-    if (value < this.low) this.low = value;
-    if (value > this.high) this.high = value;
+    this.range.include(value);
     return unseen / contexts;
   }
 
@@ -173,8 +234,13 @@ export class RegimeDetector implements Detector {
       detector: NAME,
       data: {
         count: this.count,
-        low: this.low,
-        high: this.high,
+        range: this.range.save(),
+        recentRange: this.recentRange.save(),
+        averaged: this.averaged.toArray(),
+        averagedSum: this.averagedSum,
+        averageRange: this.averageRange.save(),
+        seasonal: this.seasonal.save(),
+        seasonalRange: this.seasonalRange.save(),
         lastSeen,
         history: this.history.map((h) => h.toArray()),
         recent: this.recent.toArray(),
@@ -191,8 +257,13 @@ export class RegimeDetector implements Detector {
     const d = parseState(NAME, state, stateSchema);
     if (d.history.length !== this.history.length) throw new DetectorStateError(NAME, `state has ${d.history.length} resolutions, this detector ${this.history.length}`);
     this.count = d.count;
-    this.low = d.low;
-    this.high = d.high;
+    this.range.restore(d.range);
+    this.recentRange.restore(d.recentRange);
+    this.averaged.fill(d.averaged);
+    this.averagedSum = d.averagedSum;
+    this.averageRange.restore(d.averageRange);
+    this.seasonal.restore(d.seasonal);
+    this.seasonalRange.restore(d.seasonalRange);
     this.lastSeen.fill(-1);
     for (const [key, t] of d.lastSeen) if (key >= 0 && key < this.lastSeen.length) this.lastSeen[key] = t;
     this.history.forEach((h, r) => h.fill(d.history[r]!));
