@@ -16,6 +16,7 @@ import type {
 } from '../drivers/types.js';
 import { encodePageDelta } from '../difflog/xor-delta.js';
 import { ShadowvmError } from '../errors.js';
+import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import { InputLog } from '../replication/input-log.js';
 import { describeEnd } from '../drivers/vm-end.js';
 import { compareReports, isIdentical, missingState, stateKey, type StateDifference } from '../sync/compare.js';
@@ -85,6 +86,8 @@ export class Computation {
   private timeout: NodeJS.Timeout | undefined;
   private pendingRecords: InputRecord[] = [];
   private rollbackRequest: string | undefined;
+  /** A checkpoint the driver could not take at its epoch: taken at the next barrier instead. */
+  private checkpointDue = false;
   private memoryLimitBytes: number;
 
   constructor(
@@ -389,7 +392,7 @@ export class Computation {
       return this.abort({ kind: 'runaway', message: `the guest did not finish within ${this.config.maxEpochs} epochs (raise --max-epochs if it is expected to run longer)` });
     }
     // Only the copy of the changed pages pauses the VMs; storing them happens once they run again.
-    const snapshot = epoch % this.config.checkpointEvery === 0 ? await primary.vm.snapshot(this.lastCheckpoint?.digest.pageHashes) : undefined;
+    const snapshot = this.checkpointDue || epoch % this.config.checkpointEvery === 0 ? await this.takeSnapshot(primary, epoch) : undefined;
     for (const planned of this.config.faults) if (planned.epoch === epoch + 1) await this.injectPlanned(planned);
     this.barrierEpoch = epoch + 1;
     for (const slot of this.slots) {
@@ -402,6 +405,20 @@ export class Computation {
       if (slot.joinEpoch <= epoch) slot.vm.resume();
     }
     if (snapshot) this.storeCheckpoint(snapshot, report.digest, verified);
+  }
+
+  /** The primary's snapshot at this barrier, or undefined when its driver defers it to a later one. */
+  private async takeSnapshot(primary: Slot, epoch: number): Promise<SnapshotDelta | undefined> {
+    try {
+      const snapshot = await primary.vm.snapshot(this.lastCheckpoint?.digest.pageHashes);
+      this.checkpointDue = false;
+      return snapshot;
+    } catch (error) {
+      if (!(error instanceof SnapshotDeferredError)) throw error;
+      this.checkpointDue = true;
+      this.recorder.event({ epoch, kind: 'note', message: `checkpoint deferred to the next epoch: ${error.message}` });
+      return undefined;
+    }
   }
 
   private storeCheckpoint(snapshot: SnapshotDelta, digest: StateDigest, verified: boolean): void {
