@@ -1,10 +1,12 @@
 // QEMU driver costs on real TCG guests: page diff of guest RAM vs a plain read, checkpoint and
-// rollback, and the slowdown of a recording (lockstep) primary against a plain TCG run.
+// rollback, the slowdown of a recording (lockstep) primary against a plain TCG run, and the clone
+// of a running guest that starts a free-running shadow.
 import { median, type BenchLine } from './line.js';
 import { QemuDriver } from '../src/drivers/qemu/driver.js';
 import { ensureGuest } from '../src/drivers/qemu/guest-build.js';
 import { createReplica, step, type Replica } from '../src/drivers/qemu/harness.js';
 import { RamFile } from '../src/drivers/qemu/ram.js';
+import type { QemuVm } from '../src/drivers/qemu/vm.js';
 import type { EpochReport, RestoreTarget } from '../src/drivers/types.js';
 
 const mib256 = 256 * 2 ** 20;
@@ -77,6 +79,47 @@ async function memoryAndCheckpoints(): Promise<BenchLine[]> {
   }
 }
 
+/**
+ * Clones of a running 256 MiB primary (free mode): a shadow created while the primary runs an
+ * epoch clones it there. Pause: the primary stopped (RAM file + overlay copy, device state);
+ * total: from the shadow's start to its first report (its QEMU launch and first digest included).
+ */
+async function cloneOfRunningGuest(): Promise<BenchLine[]> {
+  const driver = new QemuDriver({ mode: 'free', epochMs: 1000 });
+  try {
+    const primary = await bootAndRun(driver, 2, mib256);
+    const pauses: number[] = [];
+    const totals: number[] = [];
+    const devices: number[] = [];
+    const copies: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      primary.vm.resume();
+      const running = primary.next();
+      const shadow = await createReplica(driver, `clone${i}`, 'shadow', driver.profiles()[0]!, { limits: { memoryBytes: mib256 } });
+      const first = shadow.next();
+      const start = performance.now();
+      await shadow.vm.start();
+      await first;
+      totals.push(performance.now() - start);
+      const timings = (shadow.vm as QemuVm).cloneTimings;
+      if (timings === undefined) throw new Error('the shadow did not start as a clone');
+      pauses.push(timings.pauseMs);
+      devices.push(timings.deviceStateMs);
+      copies.push(timings.ramCopyMs);
+      await shadow.vm.kill('bench clone measured');
+      await running;
+    }
+    return [
+      { name: 'qemu: clone of a running 256 MiB guest, primary pause', value: median(pauses), unit: 'ms', goal: '≤ 50', ok: median(pauses) <= 50 },
+      { name: 'qemu: clone of a running 256 MiB guest, total', value: median(totals), unit: 'ms' },
+      { name: 'qemu: clone, RAM file copy (part of the pause)', value: median(copies), unit: 'ms' },
+      { name: 'qemu: clone, device state migration (part of the pause)', value: median(devices), unit: 'ms' },
+    ];
+  } finally {
+    await driver.close();
+  }
+}
+
 async function roundsPerSecond(mode: 'free' | 'lockstep'): Promise<number> {
   const driver = new QemuDriver({ mode, epochMs: 1000 });
   try {
@@ -95,6 +138,7 @@ async function roundsPerSecond(mode: 'free' | 'lockstep'): Promise<number> {
 export async function run(): Promise<BenchLine[]> {
   await ensureGuest();
   const lines = await memoryAndCheckpoints();
+  lines.push(...(await cloneOfRunningGuest()));
   const plain = await roundsPerSecond('free');
   const recording = await roundsPerSecond('lockstep');
   lines.push(

@@ -2,7 +2,7 @@
 // checkpoint's RAM (checked page by page on restore) and disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { ensureGuest } from './guest-build.js';
 import { createReplica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
+import { qemuMissing } from './testing.js';
 
 /** Workload round the guest last wrote to sector 0 of a (possibly in-use) qcow2 disk. */
 function lastRoundOnDisk(disk: string, snapshot?: string): number {
@@ -26,11 +27,7 @@ function lastRoundOnDisk(disk: string, snapshot?: string): number {
   }
 }
 
-// Needs Debian's qemu-system-x86 and busybox-static (installed by .ci/run); a newcomer's machine may not have them.
-const missing = ['qemu-system-x86_64', 'busybox'].find((tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error !== undefined);
-const unavailable = missing ? `${missing} is not installed (apt-get install qemu-system-x86 qemu-utils busybox-static)` : false;
-
-test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: unavailable }, async () => {
+test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: qemuMissing() }, async () => {
   await ensureGuest();
   const driver = new QemuDriver({ mode: 'free', epochMs: 1500 });
   try {

@@ -28,6 +28,48 @@ export interface LaunchSpec {
   readonly loadvm?: string;
   /** Extra kernel parameters (the guest's workload reads shadowvm.rounds=N, shadowvm.size=N). */
   readonly kernelArgs: readonly string[];
+  /** Free-running: the VM's NIC and how its packets are mirrored (see `nicArgs`). */
+  readonly nic?: NicSpec;
+  /** Start empty and wait for a migration stream (`migrate-incoming`): a clone. */
+  readonly incoming?: boolean;
+}
+
+/**
+ * A free-running replica's NIC. The primary's only way in is a port forwarded from the host's
+ * loopback (restrict=on: the guest reaches nothing, not even the host); both directions are
+ * mirrored to the host's hub. A shadow's user netdev is restricted too and never sees a packet:
+ * what its guest sends is redirected to the hub, and its input comes only from the hub. (It has
+ * a user netdev at all because the primary's migration stream carries slirp state to load.)
+ */
+export type NicSpec =
+  | { readonly role: 'primary'; readonly hostPort: number; readonly inbound: string; readonly outbound: string }
+  | { readonly role: 'shadow'; readonly inbound: string; readonly outbound: string };
+
+/** Every replica has the same MAC: the shadows are clones and must look like the primary. */
+const guestMac = '52:54:00:5e:00:01';
+/** Port of the guest's web server. */
+const guestHttpPort = 80;
+
+function nicArgs(nic: NicSpec): string[] {
+  const chardevs = ['-chardev', `socket,id=net-in,path=${nic.inbound}`, '-chardev', `socket,id=net-out,path=${nic.outbound}`];
+  if (nic.role === 'primary') {
+    return [
+      '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${nic.hostPort}-:${guestHttpPort}`,
+      '-device', `virtio-net-pci,netdev=n0,mac=${guestMac}`,
+      ...chardevs,
+      // A netdev's tx queue carries what it sends to the guest, its rx queue what the guest sends.
+      '-object', 'filter-mirror,id=mirror-in,netdev=n0,queue=tx,outdev=net-in',
+      '-object', 'filter-mirror,id=mirror-out,netdev=n0,queue=rx,outdev=net-out',
+    ];
+  }
+  return [
+    '-netdev', 'user,id=n0,restrict=on',
+    '-device', `virtio-net-pci,netdev=n0,mac=${guestMac}`,
+    ...chardevs,
+    // Sequence numbers are shifted by the hub, not by filter-rewriter (see net/hub.ts).
+    '-object', 'filter-redirector,id=feed,netdev=n0,queue=tx,indev=net-in',
+    '-object', 'filter-redirector,id=capture,netdev=n0,queue=rx,outdev=net-out',
+  ];
 }
 
 export function qemuArgs(spec: LaunchSpec): string[] {
@@ -61,6 +103,8 @@ export function qemuArgs(spec: LaunchSpec): string[] {
     args.push('-drive', `file=${spec.overlay},if=none,id=disk0,node-name=ov`);
   }
   args.push('-device', 'virtio-blk-pci,drive=disk0');
+  if (spec.nic) args.push(...nicArgs(spec.nic));
   if (spec.loadvm !== undefined) args.push('-loadvm', spec.loadvm);
+  if (spec.incoming) args.push('-incoming', 'defer');
   return args;
 }

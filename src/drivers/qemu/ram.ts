@@ -27,6 +27,22 @@ export async function digestPages(memory: Uint8Array): Promise<Uint8Array> {
   return out;
 }
 
+let zeroDigest: Promise<Uint8Array> | undefined;
+/** The digest of a page of zeros: the pages a guest never touched (or freed and zeroed). */
+export const zeroPageDigest = (): Promise<Uint8Array> => (zeroDigest ??= digestPages(new Uint8Array(pageSize)));
+
+/**
+ * Pages of guest RAM holding anything but zeros: the guest's memory in use as the host sees it
+ * (the RAM size itself never changes, so it says nothing about growth).
+ */
+export function pagesInUse(pageHashes: Uint8Array, zero: Uint8Array): number {
+  let used = 0;
+  for (let at = 0; at < pageHashes.length; at += 16) {
+    if (Buffer.compare(pageHashes.subarray(at, at + 16), zero) !== 0) used++;
+  }
+  return used;
+}
+
 export class RamFile {
   readonly path: string;
 

@@ -12,9 +12,10 @@ import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 
-// Skipped in CI: passed 1 of 2 runs (the other: the shadow's replay-break never stopped, 180 s).
-// Through the manager the restored replayer fails with "Error -22 while loading VM state".
-const unreliable = 'lockstep restore from a record-mode snapshot is not reliable yet (H7b report)';
+// Skipped: the restored primary records a new log that starts from a snapshot (rrsnapshot), and
+// QEMU 7.2's replayers stall for good in such a log (QEMU issue 2634 reports the same on 9.1);
+// seen here as the shadow following into the new recording stuck a few million instructions in.
+const unreliable = 'QEMU 7.2 replay stalls in a recording that starts from a snapshot (see vm.ts replayTo)';
 
 test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', { timeout: 300_000, skip: unreliable }, async () => {
   const image = await ensureGuest();

@@ -2,26 +2,38 @@
 // at whatever instruction count it reached; shadows replay its log and stop at that same count
 // (replay-break). A restored VM replays from a snapshot taken during the recording, and a restored
 // primary records anew once its old recording runs out. Free-running: every replica runs on its
-// own for a wall-clock slice per epoch.
+// own for a wall-clock slice per epoch; a shadow starts as a clone of the primary at the primary's
+// epoch barrier (clone.ts) and sees the primary's network input through the mirror hub (net/).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, createReadStream, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import type {
   DiversityProfile, EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, Role, SnapshotDelta,
   StateDigest, Vm, VmEnd, VmRequest,
 } from '../types.js';
+import { cloneVm, type CloneEnd, type CloneTimings } from './clone.js';
+import { SnapshotDeferredError } from '../snapshot-deferred.js';
 import { QemuProcessError, QemuRequestError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
-import { qemuArgs, type LaunchSpec, type RecordReplay } from './launch.js';
+import { qemuArgs, type LaunchSpec, type NicSpec, type RecordReplay } from './launch.js';
 import type { CheckpointRegistry, Generations } from './lockstep.js';
 import { parseProfile } from './profile.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
 import { QmpClient } from './qmp.js';
-import { digestPages, pageSize, RamFile } from './ram.js';
+import { digestPages, pageSize, pagesInUse, RamFile, zeroPageDigest } from './ram.js';
 import { ReplayLogReader } from './rr-log.js';
 import type { GenerationStart, LockstepTimeline } from './timeline.js';
 
 export type ShadowingMode = 'lockstep' | 'free';
+
+/** Free-running: the VM's NIC and its hookup to the driver's mirror hub. */
+export interface VmNetwork {
+  readonly nic: NicSpec;
+  /** The guest holds the state the mirrored input continues from: start feeding it. */
+  activate(): void;
+  /** Shadows: the next mirrored packet with payload arrives corrupted (a fault injection). */
+  corruptNextInput(): void;
+}
 
 export interface QemuVmConfig {
   readonly request: VmRequest;
@@ -37,10 +49,20 @@ export interface QemuVmConfig {
   readonly kernelArgs: readonly string[];
   /** Wall-clock length of the first epoch; lockstep then aims at `limits.epochBudget` instructions. */
   readonly epochMs: number;
+  readonly network?: VmNetwork;
+  /** Free-running shadow: the primary to clone, once it is paused at an epoch barrier. */
+  readonly cloneOf?: () => Promise<QemuVm>;
+  /** Lockstep: the computation's other VMs, among which a recorder finds a replayer to snapshot. */
+  readonly siblings?: () => Iterable<QemuVm>;
 }
 
 const defaultMemoryMiB = 128;
 const stopTimeoutMs = 180_000;
+/**
+ * A replayer reaches the recorder's count of one epoch in seconds even on a loaded host; one that
+ * has not stopped after this long is stalled (QEMU 7.2's replay can stall for good, see replayTo).
+ */
+const replayStallMs = 60_000;
 /** Bytes the recorder must have written after a stop so its 4 KiB stdio buffer reached the file. */
 const logFlushSlack = 12_288;
 /** Extra run after a stop that left an event at the stop count (see recordEpoch). */
@@ -49,6 +71,11 @@ const settleMs = 5;
 const settleAttempts = 200;
 /** Name of the snapshot a recorder saves as it starts, which its replayers load. */
 const startSnapshot = 'start';
+
+/** What the guest's /init prints once its workload and web server run (guests/linux/init.sh). */
+const readyLine = 'shadowvm: ready';
+/** A guest that never says it is ready (another image) ends its first epoch after this anyway. */
+const bootMs = 60_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -60,6 +87,7 @@ interface ReplayInfo {
 interface Launch {
   readonly rr?: RecordReplay;
   readonly loadvm?: string;
+  readonly incoming?: boolean;
 }
 
 /** `info registers` → name → hex value (CPU#0; control and segment registers included). */
@@ -73,7 +101,7 @@ export function parseRegisters(text: string): Record<string, string> {
 }
 
 /** VM ids name computations and generations ("c1/primary#2"); file names must stay flat. */
-const fileStem = (id: string) => id.replace(/[^A-Za-z0-9_.-]/g, '_');
+export const fileStem = (id: string) => id.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 export class QemuVm implements Vm {
   readonly id: string;
@@ -81,7 +109,7 @@ export class QemuVm implements Vm {
   readonly profile: DiversityProfile;
   private readonly config: QemuVmConfig;
   private readonly ram: RamFile;
-  private readonly base: Omit<LaunchSpec, 'rr' | 'loadvm'>;
+  private readonly base: Omit<LaunchSpec, 'rr' | 'loadvm' | 'incoming'>;
   private launched: LaunchSpec | undefined;
   private qemu: QemuProcess | undefined;
   private qmp: QmpClient | undefined;
@@ -98,7 +126,8 @@ export class QemuVm implements Vm {
   private epochMs: number;
   private currentLimits: ResourceLimits;
   private cpus = 1;
-  private inputSeq = 0;
+  /** Seq of the next input record: a restored primary continues the computation's log. */
+  private inputSeq: number;
   /** Extra runs the last recorded epoch needed to stop cleanly (a metric). */
   private settleRuns = 0;
   private serialOffset = 0;
@@ -107,6 +136,14 @@ export class QemuVm implements Vm {
   private guestEnded = false;
   private gone = false;
   private running: Promise<void> = Promise.resolve();
+  /** Clones taken of this VM, one at a time; it does not run while one is under way. */
+  private cloning: Promise<unknown> = Promise.resolve();
+  /** The last clone taken of this VM since it last ran: it holds the same guest state. */
+  private freshClone: QemuVm | undefined;
+  /** Slices this VM has run (a clone that has run no longer holds its source's state). */
+  private slicesRun = 0;
+  /** How the clone this VM started as went (free-running shadows). */
+  cloneTimings: CloneTimings | undefined;
 
   constructor(config: QemuVmConfig) {
     const { request } = config;
@@ -115,8 +152,12 @@ export class QemuVm implements Vm {
     this.role = request.role;
     this.profile = request.profile;
     this.currentLimits = { ...request.limits };
+    this.inputSeq = request.restore?.log.length ?? 0;
     this.epochMs = config.epochMs;
-    const memoryMiB = Math.ceil((request.limits.memoryBytes ?? defaultMemoryMiB * 2 ** 20) / 2 ** 20);
+    // A snapshot loads only into a VM of its own RAM size, whatever the limits say now.
+    const restoredPages = request.restore?.target ? request.restore.target.digest.pageHashes.length / 16 : undefined;
+    const memoryBytes = restoredPages !== undefined ? restoredPages * pageSize : (request.limits.memoryBytes ?? defaultMemoryMiB * 2 ** 20);
+    const memoryMiB = Math.ceil(memoryBytes / 2 ** 20);
     const lockstep = config.mode === 'lockstep';
     if (lockstep && config.generations === undefined) throw new QemuRequestError('lockstep VMs need the recordings of their computation');
     const file = (suffix: string) => config.runtime.file(`${fileStem(request.id)}.${suffix}`);
@@ -131,7 +172,13 @@ export class QemuVm implements Vm {
       serialFile: file('serial'),
       overlay: file('qcow2'),
       kernelArgs: config.kernelArgs,
+      ...(config.network ? { nic: config.network.nic } : {}),
     };
+  }
+
+  /** The epoch this VM last reported (it is paused there between `onEpoch` and `resume`). */
+  get currentEpoch(): number {
+    return this.epoch;
   }
 
   async start(): Promise<void> {
@@ -141,9 +188,11 @@ export class QemuVm implements Vm {
     if (checkpoint) this.epoch = checkpoint.epoch;
     const generations = this.config.generations;
     if (generations === undefined) {
+      if (!checkpoint && this.config.cloneOf) return this.startAsClone(this.config.cloneOf);
       if (checkpoint) copyFileSync(checkpoint.disk, this.base.overlay);
       else this.createOverlay();
       await this.launch(checkpoint ? { loadvm: checkpoint.tag } : {});
+      this.config.network?.activate();
     } else if (this.role === 'primary' && restore === undefined) {
       const timeline = generations.latest;
       if (timeline === undefined || timeline.startEpoch !== 0) throw new QemuRequestError('the lockstep primary has no recording to start');
@@ -173,6 +222,22 @@ export class QemuVm implements Vm {
   }
 
   async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
+    // QEMU 7.2 supports snapshots taken while replaying (their vmstate holds the log position), but
+    // a snapshot taken while recording logs events no replayer repeats: every replayer then hangs
+    // at that point (seen: shadows stuck a few thousand instructions past a checkpoint). A recorder's
+    // checkpoint is therefore taken on a replayer paused at the same count: the same guest state.
+    if (this.launched?.rr?.mode === 'record') {
+      const replayers = [...(this.config.siblings?.() ?? [])].filter((vm) => vm.replaysBeside(this));
+      for (const replayer of replayers) {
+        try {
+          return await replayer.snapshot(basePageHashes);
+        } catch (error) {
+          if (!(error instanceof SnapshotDeferredError)) throw error;
+        }
+      }
+      if (replayers.length > 0) throw new SnapshotDeferredError(`no replayer of ${this.id} can save a snapshot at epoch ${this.epoch} (events queued)`);
+    }
+    await this.reactivateDisks();
     const tag = `e${this.epoch}-${Date.now().toString(36)}`;
     await this.saveSnapshot(tag);
     const disk = `${this.config.checkpointDir}/${fileStem(this.id)}-${tag}.qcow2`;
@@ -203,6 +268,12 @@ export class QemuVm implements Vm {
     };
   }
 
+  /** A replayer of `recorder`'s recording, paused at the same epoch and running QEMU. */
+  private replaysBeside(recorder: QemuVm): boolean {
+    return this !== recorder && !this.gone && this.qemu !== undefined && this.launched?.rr?.mode === 'replay' &&
+      this.timeline === recorder.timeline && this.epoch === recorder.epoch && this.icount === recorder.icount;
+  }
+
   /** Lockstep inputs travel in the rr log itself; free-running inputs are mirrored packets. */
   feed(_record: InputRecord): void {}
 
@@ -228,6 +299,8 @@ export class QemuVm implements Vm {
   }
 
   async inject(fault: Fault): Promise<void> {
+    // Free-running input is not logged: a corrupt-input fault hits the next mirrored packet.
+    if (fault.kind === 'corrupt-input' && this.role === 'shadow' && this.config.network) return this.config.network.corruptNextInput();
     if (fault.kind !== 'bitflip') throw new QemuRequestError(`the QEMU driver cannot inject ${fault.kind} faults`);
     this.ram.flipBit(fault.address, fault.bit);
   }
@@ -292,6 +365,10 @@ export class QemuVm implements Vm {
     const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
     const error = jobs.find((job) => job.id === jobId)?.error;
     await qmp.execute('job-dismiss', { id: jobId });
+    // QEMU's replay layer refuses while it holds queued events; they drain as the guest runs on.
+    if (error !== undefined && /Record\/replay does not allow making snapshot right now/.test(error)) {
+      throw new SnapshotDeferredError(`QEMU cannot snapshot ${this.id} at this instant: ${error}`);
+    }
     if (error !== undefined) throw new QemuRequestError(`snapshot of ${this.id} failed: ${error}`);
   }
 
@@ -309,12 +386,70 @@ export class QemuVm implements Vm {
     await this.report(Math.max(0, this.icount - before), runMs, ended ? { kind: 'exit', code: 0 } : undefined);
   }
 
-  /** Runs for the current slice, then pauses; true when the guest powered off. */
+  /**
+   * Copies this VM's guest into `target`, a VM whose QEMU waits with `-incoming defer` (clone.ts).
+   * QEMU refuses to migrate a VM again before it has run since its last migration, so the second
+   * clone taken at one barrier is copied from the first (same state: neither has run since).
+   */
+  private async cloneInto(target: QemuVm): Promise<CloneTimings> {
+    const socket = `${target.ram.path}.migrate`;
+    const clone = this.cloning.catch(() => undefined).then(async () => {
+      const fresh = this.freshClone;
+      const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.gone ? fresh : this;
+      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket);
+      this.freshClone = target;
+      return timings;
+    });
+    this.cloning = clone;
+    try {
+      return await clone;
+    } finally {
+      rmSync(socket, { force: true });
+    }
+  }
+
+  private cloneEnd(): CloneEnd {
+    return { qmp: this.requireQmp(), ramFile: this.ram.path, overlay: this.base.overlay };
+  }
+
+  /** A free-running shadow's start: a clone of the primary at its barrier, reporting that epoch. */
+  private async startAsClone(primaryOf: () => Promise<QemuVm>): Promise<void> {
+    const primary = await primaryOf();
+    // A placeholder: QEMU opens it inactive, the clone overwrites it with the primary's overlay.
+    this.createOverlay();
+    await this.launch({ incoming: true });
+    this.cloneTimings = await primary.cloneInto(this);
+    this.epoch = primary.currentEpoch;
+    this.config.network?.activate();
+    await this.report(0, 0, undefined);
+  }
+
+  /** A migration leaves the source's disks inactive until it runs again; a snapshot needs them. */
+  private async reactivateDisks(): Promise<void> {
+    const qmp = this.requireQmp();
+    if ((await qmp.execute<{ status: string }>('query-status')).status !== 'postmigrate') return;
+    await qmp.execute('cont');
+    await qmp.execute('stop');
+  }
+
+  /**
+   * Runs for the current slice, then pauses; true when the guest powered off. A free-running
+   * guest's first epoch lasts until it has booted (its workload says "ready"), so that shadows
+   * cloned at that barrier start from a serving guest rather than each finishing its own boot.
+   */
   private async runSlice(ms: number): Promise<boolean> {
     const qmp = this.requireQmp();
+    await this.cloning.catch(() => undefined);
+    this.slicesRun += 1;
+    this.freshClone = undefined;
     await qmp.execute('cont');
-    const deadline = performance.now() + ms;
-    while (performance.now() < deadline && !this.guestEnded) await sleep(Math.min(20, ms));
+    const start = performance.now();
+    const booting = this.config.mode === 'free' && this.epoch === 1;
+    const running = () =>
+      performance.now() < start + ms || (booting && performance.now() < start + bootMs && !this.serialShows(readyLine));
+    while (running() && !this.guestEnded) await sleep(Math.min(20, ms));
+    // A clone taken of this VM mid-slice stops and resumes it: let it finish before the barrier.
+    await this.cloning.catch(() => undefined);
     await qmp.execute('stop');
     this.icount = await this.readIcount();
     return this.guestEnded;
@@ -411,11 +546,18 @@ export class QemuVm implements Vm {
     await this.checkPending();
   }
 
+  /**
+   * Runs a replayer to the recorder's count. QEMU 7.2's replay can stall for good, "running" short
+   * of the count: rarely where the guest idles on a disk request (about 1 epoch in 500), and always
+   * past a point where the recorder saved a snapshot (hence checkpoints on replayers) or in a
+   * recording that started from a snapshot (`rrsnapshot`, which a lockstep rollback needs; QEMU
+   * issue 2634 describes the same). A stall ends the replayer with an error after `replayStallMs`.
+   */
   private async replayTo(icount: number): Promise<void> {
     const qmp = this.requireQmp();
     if (this.icount !== icount) {
       await qmp.execute('replay-break', { icount });
-      const stopped = qmp.waitEvent('STOP', stopTimeoutMs);
+      const stopped = qmp.waitEvent('STOP', replayStallMs);
       await qmp.execute('cont');
       try {
         await stopped;
@@ -424,7 +566,8 @@ export class QemuVm implements Vm {
       }
       this.icount = await this.readIcount();
     }
-    if (this.icount !== icount) {
+    // A replayer whose guest powered off stops where the request was logged, short of the count.
+    if (this.icount !== icount && !this.guestEnded) {
       this.config.request.events.onInputMismatch({ epoch: this.epoch, expected: `icount ${icount}`, got: `icount ${this.icount}` });
     }
   }
@@ -467,15 +610,22 @@ export class QemuVm implements Vm {
     const digestStart = performance.now();
     const digest = await this.digest();
     const digestMs = performance.now() - digestStart;
+    // A recorder runs on after its guest asks to power off, until its main loop stops it; a
+    // replayer stops where the request was logged. Their RAM after that request is not comparable,
+    // so a lockstep VM whose guest ended reports the state of the last boundary both passed (with
+    // the outputs and the end up to the very end).
+    const compared = end !== undefined && this.config.generations !== undefined && this.lastDigest !== undefined ? this.lastDigest : digest;
     const outputs = await this.newSerialOutput();
     const report: EpochReport = {
       epoch: this.epoch,
-      digest: { ...digest, outputs: { serial: this.serialHash.copy().digest('hex') } },
+      // Free-running replicas print at their own pace (a clone's console starts at the clone): a
+      // running digest of their output is not comparable; their answers are paired instead.
+      digest: { ...compared, outputs: this.config.generations ? { serial: this.serialHash.copy().digest('hex') } : {} },
       metrics: {
         instructions,
         runMs,
         digestMs,
-        memoryPages: digest.pageHashes.length / 16,
+        memoryPages: pagesInUse(digest.pageHashes, await zeroPageDigest()),
         syscalls: 0,
         extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1, settleRuns: this.settleRuns },
       },
@@ -507,6 +657,10 @@ export class QemuVm implements Vm {
     const bytes = Buffer.concat(chunks);
     this.serialHash.update(bytes);
     return [{ stream: 'serial', bytes: new Uint8Array(bytes) }];
+  }
+
+  private serialShows(text: string): boolean {
+    return readFileSync(this.base.serialFile, { flag: 'r' }).includes(text);
   }
 
   private async readIcount(): Promise<number> {
@@ -552,7 +706,9 @@ export class QemuVm implements Vm {
 
   private onProcessExit(stderr: string): void {
     if (this.gone) return;
-    void this.fail({ kind: 'error', message: `QEMU exited unexpectedly: ${stderr.split('\n').pop() ?? ''}` });
+    // QEMU often says why on the lines before its last one (e.g. which device state failed to load).
+    const reason = stderr.split('\n').filter((line) => line.trim() !== '').slice(-3).join(' | ');
+    void this.fail({ kind: 'error', message: `QEMU exited unexpectedly: ${reason}` });
   }
 
   private async fail(end: VmEnd): Promise<void> {

@@ -1,0 +1,19 @@
+// For tests that boot real guests: they need Debian's qemu-system-x86 and busybox-static
+// (installed by .ci/run); a newcomer's machine may not have them, and the skip says what to install.
+import { spawnSync } from 'node:child_process';
+
+/** A skip reason naming the missing tool and the packages to install, or false when all are there. */
+export function qemuMissing(): string | false {
+  const missing = ['qemu-system-x86_64', 'qemu-img', 'busybox'].find((tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error !== undefined);
+  return missing ? `${missing} is not installed (apt-get install qemu-system-x86 qemu-utils busybox-static)` : false;
+}
+
+/**
+ * Lockstep tests run only with SHADOWVM_QEMU_LOCKSTEP=1: QEMU 7.2's replay rarely stalls for good
+ * where the guest idles on a disk request (about 1 epoch in 500), which would fail CI at random.
+ */
+export function lockstepGate(): string | false {
+  return qemuMissing() || (process.env.SHADOWVM_QEMU_LOCKSTEP === '1'
+    ? false
+    : 'QEMU 7.2 replay stalls about 1 epoch in 500 (see vm.ts replayTo); set SHADOWVM_QEMU_LOCKSTEP=1 to run it');
+}
