@@ -10,7 +10,7 @@ export class Progress implements EpochObserver {
   private readonly tty: boolean;
   private lastDraw = 0;
   private lineShown = false;
-  private divergences = 0;
+  private differences = 0;
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -21,14 +21,14 @@ export class Progress implements EpochObserver {
   }
 
   observe(outcome: EpochOutcome): void {
-    this.divergences += outcome.differences.size;
+    this.differences += outcome.differences.size;
     const now = performance.now();
     if (!this.tty || now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const primary = [...outcome.reports.values()][0];
     const memory = primary ? `${((primary.metrics.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
     const spin = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[outcome.epoch % 10];
-    this.draw(`${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  divergences ${this.divergences}`);
+    this.draw(`${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  differences ${this.differences}`);
   }
 
   event(event: ComputationEvent): void {
@@ -66,7 +66,7 @@ export function summary(report: ComputationReport): string {
   const lines = [
     `shadowvm: computation ${report.computationId} ended: ${report.end} (exit code ${report.exitCode})`,
     table([
-      ['epochs', 'verified', 'divergences', 'rollbacks', 're-forks', 'checkpoints', 'wall time', 'log bytes', 'full capture', 'saving'],
+      ['epochs', 'verified', 'differences', 'rollbacks', 're-forks', 'checkpoints', 'wall time', 'log bytes', 'full capture', 'saving'],
       [
         String(report.epochs),
         String(report.verifiedEpochs),

@@ -90,8 +90,12 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         }
       },
     };
-    report = driver === 'qemu'
-      ? await runLaunch({ ...common, ...qemuLaunch(values, guestArgs) })
+    const qemu = driver === 'qemu' ? qemuLaunch(values, guestArgs) : undefined;
+    if (qemu?.driver.mode === 'free') {
+      common.writeLine(`shadowvm: the guest's HTTP server (port 80) is at http://127.0.0.1:${await qemu.driver.httpPort()}; requests to it are mirrored to the shadows`);
+    }
+    report = qemu
+      ? await runLaunch({ ...common, ...qemu })
       : await launchWasm({
         ...common,
         wasmPath: positionals[0] as string,
@@ -164,7 +168,7 @@ function withDryRun(policy: Policy): Policy {
 type RunFlags = ReturnType<typeof parseFlags>['values'];
 
 /** The QEMU driver for one computation; guest args are extra kernel parameters. */
-function qemuLaunch(values: RunFlags, kernelArgs: readonly string[]): Pick<Launch, 'driver' | 'name' | 'image' | 'imageHash' | 'args'> {
+function qemuLaunch(values: RunFlags, kernelArgs: readonly string[]): Pick<Launch, 'name' | 'image' | 'imageHash' | 'args'> & { driver: QemuDriver } {
   const mode = values.mode ?? 'lockstep';
   if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
   const image = guestImage(values.image);
