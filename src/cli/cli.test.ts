@@ -55,6 +55,21 @@ test('a bit flip in the primary is reported, rolled back, and the output is stil
   assert.ok(report.replicas.every((r) => typeof r.profile === 'string'));
 });
 
+test('a shadow on another profile that diverges is attributed to the dimensions it differs in', () => {
+  const reportFile = join(dir, 'attribution.json');
+  const run = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--shadows', '2', '--profiles', 'thread/v8,process/liftoff',
+    '--inject-bitflip', 'shadow2@epoch=3', '--report', reportFile, '--', '9', '20000']);
+  assert.equal(run.code, 0, run.stderr);
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: { vm: string; profile: string; epochs: number[]; differsIn: { dimension: string }[] }[] };
+  assert.equal(report.attribution.length, 1);
+  const [blamed] = report.attribution;
+  assert.match(blamed?.vm ?? '', /\/shadow2$/);
+  assert.equal(blamed?.profile, 'process/liftoff');
+  assert.deepEqual(blamed?.epochs, [3]);
+  assert.deepEqual(blamed?.differsIn.map((d) => d.dimension), ['host', 'tiers']);
+  assert.match(run.stderr, /shadow2 \(process\/liftoff\) predicted to fail at epoch 3; its profile differs from the primary's in host/);
+});
+
 test('bad inputs give one clear line and a non-zero exit, and the store stays intact', () => {
   const notWasm = join(dir, 'notes.wasm');
   writeFileSync(notWasm, 'this is text, not a module\n');

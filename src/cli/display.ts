@@ -84,6 +84,12 @@ export function summary(report: ComputationReport): string {
       ['replica', 'role', 'profile', 'dimensions', 'end'],
       ...report.replicas.map((r) => [r.id, r.role, r.profile, Object.entries(r.dimensions).map(([k, v]) => `${k}=${v}`).join(' '), r.end ?? 'running']),
     ]),
+    ...report.attribution.map((a) => {
+      const where = a.differsIn.length === 0
+        ? 'its profile is the primary\'s, so the cause is not the configuration'
+        : `its profile differs from the primary's in ${a.differsIn.map((d) => `${d.dimension} (${d.shadow} vs ${d.primary})`).join(', ')}`;
+      return `shadowvm: ${a.vm} (${a.profile}) predicted to fail at epoch ${a.epochs.join(', ')}; ${where}`;
+    }),
   ];
   return `${lines.join('\n')}\n`;
 }

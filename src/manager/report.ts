@@ -34,8 +34,21 @@ export interface ComputationReport {
   /** What the drift analysis decided and did: alerts, rollbacks, resource changes, with outcomes. */
   readonly interventions: readonly { readonly epoch: number; readonly vm: string; readonly kind: string; readonly level: string | null; readonly score: number; readonly reason: string; readonly outcome: string }[];
   readonly replicas: readonly ReplicaSummary[];
+  /** Shadows predicted to fail, and how their diversity profile differs from the primary's. */
+  readonly attribution: readonly Attribution[];
   readonly timings: { readonly wallMs: number; readonly epochsPerSecond: number };
   readonly log: { readonly bytesLogged: number; readonly fullCaptureBytes: number; readonly ratio: number; readonly inputRecords: number };
+}
+
+/**
+ * A shadow the analysis found failing, with the dimensions in which its profile differs from the
+ * primary's: none means the replicas ran the same configuration, so the cause is not the profile.
+ */
+export interface Attribution {
+  readonly vm: string;
+  readonly profile: string;
+  readonly epochs: readonly number[];
+  readonly differsIn: readonly { readonly dimension: string; readonly primary: string; readonly shadow: string }[];
 }
 
 /** Exit codes for ends that are not the guest's own exit (documented in README). */
@@ -93,6 +106,7 @@ export function buildReport(input: {
       outcome: `${a.outcome.status}: ${a.outcome.detail}`,
     })),
     replicas: result.replicas,
+    attribution: attribute(result.replicas, input.interventions),
     timings: { wallMs: Math.round(result.wallMs), epochsPerSecond: result.epochs / Math.max(result.wallMs / 1000, 1e-9) },
     log: {
       bytesLogged: result.loggedBytes,
@@ -101,4 +115,23 @@ export function buildReport(input: {
       inputRecords: result.inputRecords,
     },
   };
+}
+
+function attribute(replicas: readonly ReplicaSummary[], interventions: readonly ActionRecord[]): Attribution[] {
+  const primary = replicas.find((r) => r.role === 'primary');
+  const epochsByVm = new Map<string, Set<number>>();
+  for (const action of interventions) {
+    if (action.level !== 'predict-failure' || action.vm.role !== 'shadow') continue;
+    const epochs = epochsByVm.get(action.vm.id) ?? new Set<number>();
+    epochsByVm.set(action.vm.id, epochs.add(action.epoch));
+  }
+  return [...epochsByVm].flatMap(([vmId, epochs]) => {
+    const shadow = replicas.find((r) => r.id === vmId);
+    if (shadow === undefined) return [];
+    const names = [...new Set([...Object.keys(primary?.dimensions ?? {}), ...Object.keys(shadow.dimensions)])].sort();
+    const differsIn = names
+      .filter((name) => primary?.dimensions[name] !== shadow.dimensions[name])
+      .map((dimension) => ({ dimension, primary: primary?.dimensions[dimension] ?? '-', shadow: shadow.dimensions[dimension] ?? '-' }));
+    return [{ vm: vmId, profile: shadow.profile, epochs: [...epochs].sort((a, b) => a - b), differsIn }];
+  });
 }
