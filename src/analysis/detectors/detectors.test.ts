@@ -146,6 +146,34 @@ test('regime: a breakout fires even while a previous alarm suppresses the detect
   }
 });
 
+test('regime: a plateau that starts while an alarm suppresses the detector fires once or twice, not at each new extreme of its average', () => {
+  for (const seed of [1, 2, 3]) {
+    // a spike, then 30 points later a +6 sigma plateau of 40 points: every plateau point until the
+    // 20-point average is full pushes that average to a new extreme
+    const values = gaussianNoise(seed, LENGTH).map((n, i) => 10 + n + (i === ONSET ? 15 : 0) + (i >= ONSET + 30 && i < ONSET + 70 ? 6 : 0));
+    const found = firings(createDetector('regime'), values).filter((i) => i >= ONSET + 30 && i < ONSET + 150);
+    assert.ok(found.length >= 1 && found.length <= 2 && found[0]! <= ONSET + 36, `seed ${seed}: firings at ${found.join(',')}`);
+  }
+});
+
+test('regime: on a weekly-seasonal series, a weekday shaped like a Sunday fires on its missing morning peak', () => {
+  const hour = 3_600_000;
+  const weekday = (h: number): number => 10 + 12 * Math.exp(-((h - 8) ** 2) / 3) + 10 * Math.exp(-((h - 18) ** 2) / 4);
+  const sunday = (h: number): number => 10 + 8 * Math.exp(-((h - 14) ** 2) / 20);
+  const holiday = 7 * 6 + 3; // the Thursday of week 7 (day 0 is a Monday): weekends alone are normal
+  for (const seed of [1, 2, 3]) {
+    const detector = createDetector('regime');
+    let strongest = { day: -1, hour: -1, score: 0 };
+    gaussianNoise(seed, 24 * 7 * 8).forEach((n, i) => {
+      const day = Math.floor(i / 24);
+      const h = i % 24;
+      const score = detector.update((day % 7 >= 5 || day === holiday ? sunday(h) : weekday(h)) * (1 + 0.05 * n), Date.UTC(2024, 0, 1) + i * hour);
+      if (day >= 28 && score > strongest.score) strongest = { day, hour: h, score };
+    });
+    assert.ok(strongest.day === holiday && strongest.hour >= 5 && strongest.hour <= 9 && strongest.score >= 0.3, `seed ${seed}: ${JSON.stringify(strongest)}`);
+  }
+});
+
 test('regime: a level shift inside a range widened by an old spike fires within 10 points', () => {
   for (const seed of [1, 2, 3]) {
     // the spike at 300 stretches the range far above the later +4 sigma shift
