@@ -3,10 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeDir, sweepStale } from './process.js';
+import { qemuMissing } from './testing.js';
 
 test('sweepStale kills a dead manager\'s processes and removes its files', async () => {
   const root = mkdtempSync(join(tmpdir(), 'shadowvm-sweep-'));
@@ -30,4 +31,28 @@ test('sweepStale kills a dead manager\'s processes and removes its files', async
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test('a manager ended by SIGTERM takes its QEMUs with it', { skip: qemuMissing() }, async () => {
+  const processModule = new URL('./process.js', import.meta.url).href;
+  const manager = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { QemuProcess, RuntimeDir } = await import(${JSON.stringify(processModule)});
+    const qemu = QemuProcess.start(RuntimeDir.create(), 'idle', ['-S', '-nodefaults', '-display', 'none', '-machine', 'none']);
+    console.log(qemu.pid);
+    setInterval(() => {}, 1000);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const qemuPid = await new Promise<number>((resolve) => manager.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  const ended = new Promise<NodeJS.Signals | null>((resolve) => manager.on('exit', (_code, signal) => resolve(signal)));
+  manager.kill('SIGTERM');
+  assert.equal(await ended, 'SIGTERM', 'the signal still ends the manager');
+  const alive = () => {
+    try {
+      process.kill(qemuPid, 0);
+      return !readFileSync(`/proc/${qemuPid}/stat`, 'utf8').includes(') Z ');
+    } catch {
+      return false;
+    }
+  };
+  for (let i = 0; i < 50 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(alive(), false, 'no QEMU outlives its manager');
 });

@@ -156,6 +156,16 @@ function installExitHook(): void {
   process.on('exit', () => {
     for (const qemu of live) killGroup(qemu.pid);
   });
+  // A signal's default action ends the manager without an 'exit' event: kill the QEMUs first,
+  // then let the signal do what it would have done. A program that handles the signal itself
+  // (the service stops cleanly and closes its drivers) is left to do so.
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      if (process.listenerCount(signal) > 0) return;
+      for (const qemu of live) killGroup(qemu.pid);
+      process.kill(process.pid, signal);
+    });
+  }
 }
 
 /** Number of QEMU processes this manager still has (tests assert 0 at the end). */
