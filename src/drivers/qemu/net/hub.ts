@@ -64,6 +64,11 @@ interface ShadowPort {
   /** Shadow ISN minus primary ISN per connection: added to the client's acknowledgements. */
   readonly ackOffsets: Map<string, number>;
   readonly answers: Map<string, Reply[]>;
+  /**
+   * Connections whose opening SYN this shadow was fed: only their replies can be expected of it
+   * (a connection that began before it was live, e.g. during a clone or a rollback, cannot).
+   */
+  readonly fed: Map<string, number>;
   awaited: Awaited[];
   live: boolean;
   corruptNext: boolean;
@@ -86,7 +91,8 @@ export class MirrorHub {
     const inbound = await listen(sockets.inbound, (frame) => this.fromOutside(frame));
     const outbound = await listen(sockets.outbound, (frame) => {
       const reply = replies.push(frame);
-      if (reply) for (const shadow of this.shadows.values()) if (shadow.live) shadow.awaited.push({ reply, epochs: 0 });
+      if (reply === undefined) return;
+      for (const shadow of this.shadows.values()) if (shadow.live && shadow.fed.has(reply.connection)) shadow.awaited.push({ reply, epochs: 0 });
     });
     this.primary = { id, endpoints: [inbound, outbound], replies };
   }
@@ -105,6 +111,7 @@ export class MirrorHub {
       shadowIsn: new Map(),
       ackOffsets: new Map(),
       answers: new Map(),
+      fed: new Map(),
       awaited: [],
       live: false,
       corruptNext: false,
@@ -223,6 +230,7 @@ export class MirrorHub {
         const waiting = port.handshakes.has(connection);
         if (waiting && !isSyn) return;
         if (isSyn && !waiting) {
+          remember(port.fed, connection, 0);
           port.handshakes.set(connection, 0);
           port.shadowIsn.delete(connection);
           port.ackOffsets.delete(connection);

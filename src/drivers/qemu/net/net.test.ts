@@ -126,7 +126,17 @@ test('the hub feeds mirrored input to a shadow in order, shifted to its sequence
     answer(sOut, 7000, 'nope');
     await settle();
     assert.deepEqual(hub.takePaired('s'), { compared: 1, differing: 1 });
-    for (const end of [pIn, pOut, sFeed, sOut]) end.socket.destroy();
+
+    // A shadow that joins while a connection is open (a clone, a re-fork after a rollback) never
+    // saw that connection open: the primary's reply on it is not expected of the newcomer.
+    await hub.attachShadow('t', sockets('t'));
+    const [tFeed, tOut] = await Promise.all([qemuEnd(sockets('t').inbound), qemuEnd(sockets('t').outbound)]);
+    hub.activate('t');
+    answer(pOut, 8000, 'late');
+    await settle();
+    const paired = Array.from({ length: 6 }, () => hub.takePaired('t'));
+    assert.deepEqual(paired, paired.map(() => ({ compared: 0, differing: 0 })), 'an unseen connection is never counted as unanswered');
+    for (const end of [pIn, pOut, sFeed, sOut, tFeed, tOut]) end.socket.destroy();
   } finally {
     hub.close();
     rmSync(dir, { recursive: true, force: true });

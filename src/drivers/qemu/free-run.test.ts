@@ -1,0 +1,70 @@
+// A free-running (COLO-style) computation run the way a user runs it (`shadowvm run --driver qemu
+// --mode free`), with HTTP traffic sent to the address the run prints: benign drift between the
+// primary and its clone raises nothing, a corrupted mirrored request makes the shadow's answer
+// differ, the analysis predicts a failure, and the primary and a fresh clone are rolled back to
+// the last verified checkpoint and run on.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ComputationReport } from '../../manager/report.js';
+import { httpGet } from './free-harness.js';
+import { ensureGuest } from './guest-build.js';
+import { qemuProcessesUnder } from './leaks.js';
+import { runtimeRoot } from './process.js';
+import { qemuMissing } from './testing.js';
+
+const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('free-running through the manager: a corrupted mirrored request is predicted, rolled back, and the run goes on', { timeout: 240_000, skip: qemuMissing() }, async () => {
+  await ensureGuest();
+  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));
+  try {
+    const reportFile = join(dir, 'report.json');
+    const run = spawn(process.execPath, [
+      main, 'run', '--driver', 'qemu', '--mode', 'free', '--shadows', '1', '--max-epochs', '36',
+      // The shadow's first mirrored request arrives corrupted; requests start after the warm-up.
+      '--inject-corrupt-input', 'shadow1@seq=0', '--store', join(dir, 'store.db'), '--report', reportFile,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const ended = new Promise<number | null>((resolve) => run.on('exit', (code) => resolve(code)));
+
+    let port: number | undefined;
+    for (let i = 0; i < 600 && port === undefined; i++) {
+      port = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(stderr)?.[1]) || undefined;
+      await sleep(100);
+    }
+    assert.ok(port !== undefined, `the run prints the guest's HTTP address:\n${stderr}`);
+    await sleep(8000);
+    let served = 0;
+    let running = true;
+    void ended.then(() => (running = false));
+    while (running) {
+      if ((await httpGet(port, '/data')).status === 200) served++;
+      await sleep(300);
+    }
+    assert.equal(await ended, 124, `the run ends at --max-epochs:\n${stderr}`);
+    assert.ok(served > 10, `${served} requests served`);
+    assert.deepEqual(qemuProcessesUnder(join(runtimeRoot, `m-${run.pid}-`)), [], 'no QEMU outlives the run');
+    assert.deepEqual(readdirSync(runtimeRoot).filter((name) => name.startsWith(`m-${run.pid}-`)), [], 'no runtime file outlives the run');
+
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
+    const failures = report.interventions.filter((i) => i.level === 'predict-failure');
+    // One prediction (for the corrupted request only), acted on twice: an alert and the rollback.
+    assert.deepEqual(failures.map((f) => f.kind).sort(), ['alert', 'rollback'], JSON.stringify(report.interventions));
+    assert.equal(new Set(failures.map((f) => `${f.vm}@${f.epoch}`)).size, 1);
+    assert.match(failures[0]?.vm ?? '', /\/shadow1$/);
+    assert.equal(report.rollbacks.length, 1);
+    assert.match(report.rollbacks[0]?.message ?? '', /verified checkpoint/);
+    assert.equal(report.reforks.length, 1, 'the shadow restarts beside the restored primary');
+    assert.equal(report.verifiedEpochs, 36);
+    assert.deepEqual(report.attribution.map((a) => a.differsIn), [[]], 'same profile: not a configuration difference');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
