@@ -4,7 +4,7 @@
 
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,17 +35,6 @@ export interface TestPostgres {
   createDatabase(): string;
   /** Stops the server and removes its directory; throws if the server process outlived it. */
   stop(): void;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolvePort(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function run(command: string, args: readonly string[], options: SpawnSyncOptions = {}): string {
@@ -92,7 +81,7 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     const group = run('id', ['-g', 'postgres']).trim();
     chownSync(dir, Number(owner), Number(group));
   }
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   let pid: number | null = null;
   const stop = (): void => {
     if (existsSync(join(data, 'postmaster.pid'))) asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);

@@ -4,7 +4,7 @@
 // free mode it holds the mirror hub that feeds the primary's network input to the shadows, and
 // starts each shadow as a clone of the primary.
 import { mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeLoopbackPort } from '../../free-port.js';
 import type { Agreement, DiversityProfile, Driver, Vm, VmEvents, VmRequest } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import { guestImage, type GuestImage } from './guest-build.js';
@@ -179,17 +179,6 @@ function sameHardware(a: DiversityProfile, b: DiversityProfile): boolean {
   return x.accel === y.accel && x.machine === y.machine && x.cpu === y.cpu;
 }
 
-/** A port on 127.0.0.1 nobody listens on now (QEMU's hostfwd binds it right after). */
-function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 interface Deferred<T> {
   readonly promise: Promise<T>;
