@@ -60,14 +60,24 @@ test('a shadow on another profile that diverges is attributed to the dimensions 
   const run = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--shadows', '2', '--profiles', 'thread/v8,process/liftoff',
     '--inject-bitflip', 'shadow2@epoch=3', '--report', reportFile, '--', '9', '20000']);
   assert.equal(run.code, 0, run.stderr);
-  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: { vm: string; profile: string; epochs: number[]; differsIn: { dimension: string }[] }[] };
-  assert.equal(report.attribution.length, 1);
+  type Blame = { vm: string; profile: string; epochs: number[]; basis: string; reference: string; differsIn: { dimension: string }[] };
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: Blame[] };
+  assert.equal(report.attribution.length, 1, 'only the outvoted replica is blamed, not the shadow that agreed');
   const [blamed] = report.attribution;
   assert.match(blamed?.vm ?? '', /\/shadow2$/);
   assert.equal(blamed?.profile, 'process/liftoff');
   assert.deepEqual(blamed?.epochs, [3]);
+  assert.equal(blamed?.basis, 'vote');
+  assert.equal(blamed?.reference, 'thread/v8');
   assert.deepEqual(blamed?.differsIn.map((d) => d.dimension), ['host', 'tiers']);
-  assert.match(run.stderr, /shadow2 \(process\/liftoff\) predicted to fail at epoch 3; its profile differs from the primary's in host/);
+  assert.match(run.stderr, /shadow2 \(process\/liftoff\) outvoted at epoch 3; its profile differs from thread\/v8 in host \(child-process vs worker-thread\)/);
+
+  // The primary outvoted by its shadows, compared with the first of that majority (shadow1, on
+  // the primary's own profile): the configuration is not the cause.
+  const primaryFault = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--inject-bitflip', 'primary@epoch=3', '--report', reportFile, '--', '9', '20000']);
+  assert.equal(primaryFault.code, 0, primaryFault.stderr);
+  const primaryReport = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: Blame[] };
+  assert.deepEqual(primaryReport.attribution.map((a) => [a.vm.replace(/^.*\//, ''), a.basis, a.differsIn.length]), [['primary', 'vote', 0]]);
 });
 
 test('bad inputs give one clear line and a non-zero exit, and the store stays intact', () => {

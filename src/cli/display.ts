@@ -85,10 +85,11 @@ export function summary(report: ComputationReport): string {
       ...report.replicas.map((r) => [r.id, r.role, r.profile, Object.entries(r.dimensions).map(([k, v]) => `${k}=${v}`).join(' '), r.end ?? 'running']),
     ]),
     ...report.attribution.map((a) => {
+      const what = a.basis === 'vote' ? 'outvoted' : 'drifted from the primary';
       const where = a.differsIn.length === 0
-        ? 'its profile is the primary\'s, so the cause is not the configuration'
-        : `its profile differs from the primary's in ${a.differsIn.map((d) => `${d.dimension} (${d.shadow} vs ${d.primary})`).join(', ')}`;
-      return `shadowvm: ${a.vm} (${a.profile}) predicted to fail at epoch ${a.epochs.join(', ')}; ${where}`;
+        ? `same profile as ${a.reference}, so the cause is not the configuration`
+        : `its profile differs from ${a.reference} in ${a.differsIn.map((d) => `${d.dimension} (${d.replica} vs ${d.reference})`).join(', ')}`;
+      return `shadowvm: ${a.vm} (${a.profile}) ${what} at epoch ${a.epochs.join(', ')}; ${where}`;
     }),
   ];
   return `${lines.join('\n')}\n`;

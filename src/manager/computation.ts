@@ -359,12 +359,12 @@ export class Computation {
       case 'agree':
         return this.commit(epoch, shadowsPresent(this.slots));
       case 'shadows-diverged': {
-        this.recorder.event({ epoch, kind: 'vote', message: `vote: ${verdict.faulty.join(', ')} diverged from the primary and the majority`, detail: { verdict } });
+        this.recorder.event({ epoch, kind: 'vote', message: `vote: ${verdict.faulty.join(', ')} diverged from the primary and the majority`, detail: { verdict, ...this.blame(verdict.faulty) } });
         for (const name of verdict.faulty) await this.refork(this.slot(name), epoch + 1, `diverged at epoch ${epoch} (outvoted)`);
         return this.commit(epoch, true);
       }
       case 'primary-diverged': {
-        this.recorder.event({ epoch, kind: 'vote', message: `vote: the primary diverged; the shadows' majority holds`, detail: { verdict } });
+        this.recorder.event({ epoch, kind: 'vote', message: `vote: the primary diverged; the shadows' majority holds`, detail: { verdict, ...this.blame(verdict.faulty) } });
         return this.rollback(epoch, `the primary diverged at epoch ${epoch} (outvoted by its shadows)`, verdict.faulty.filter((n) => n !== 'primary'));
       }
       case 'unattributed': {
@@ -405,6 +405,15 @@ export class Computation {
       if (slot.joinEpoch <= epoch) slot.vm.resume();
     }
     if (snapshot) this.storeCheckpoint(snapshot, report.digest, verified);
+  }
+
+  /** VM ids of the replicas a vote outvoted and of the majority that outvoted them (for attribution). */
+  private blame(faulty: readonly string[]): { faultyVms: string[]; majorityVms: string[] } {
+    const live = this.slots.filter((slot) => !slot.gone);
+    return {
+      faultyVms: live.filter((slot) => faulty.includes(slot.name)).map((slot) => slot.vm.id),
+      majorityVms: live.filter((slot) => !faulty.includes(slot.name)).map((slot) => slot.vm.id),
+    };
   }
 
   /** The primary's snapshot at this barrier, or undefined when its driver defers it to a later one. */

@@ -151,6 +151,7 @@ export async function runLaunch(launch: Launch): Promise<ComputationReport> {
       events: recorder.events,
       checkpoints: recorder.checkpoints,
       interventions: actions,
+      agreement: driver.agreement,
     });
     store.computations.update(row.id, {
       status: result.end.kind === 'exit' && result.end.code === 0 ? 'succeeded' : 'failed',

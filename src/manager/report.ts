@@ -3,6 +3,7 @@
 
 import type { ComputationResult, ReplicaSummary } from './computation.js';
 import type { CheckpointInfo, ComputationEvent, DivergenceRecord } from './ports.js';
+import type { Agreement } from '../drivers/types.js';
 import { describeEnd } from '../drivers/vm-end.js';
 import type { ActionRecord } from '../interventions/index.js';
 
@@ -41,14 +42,20 @@ export interface ComputationReport {
 }
 
 /**
- * A shadow the analysis found failing, with the dimensions in which its profile differs from the
- * primary's: none means the replicas ran the same configuration, so the cause is not the profile.
+ * A replica found diverging, with the dimensions in which its profile differs from the profile it
+ * was compared with: none means both ran the same configuration, so the cause is not the profile.
+ * With deterministic replicas the vote says who diverged (the reference is the majority); with
+ * free-running ones a failing pair cannot say which side is wrong, and the shadow is named
+ * against the primary.
  */
 export interface Attribution {
   readonly vm: string;
   readonly profile: string;
   readonly epochs: readonly number[];
-  readonly differsIn: readonly { readonly dimension: string; readonly primary: string; readonly shadow: string }[];
+  readonly basis: 'vote' | 'drift';
+  /** The profile it is compared with: the majority's (vote) or the primary's (drift). */
+  readonly reference: string;
+  readonly differsIn: readonly { readonly dimension: string; readonly replica: string; readonly reference: string }[];
 }
 
 /** Exit codes for ends that are not the guest's own exit (documented in README). */
@@ -68,6 +75,7 @@ export function buildReport(input: {
   events: readonly ComputationEvent[];
   checkpoints: readonly CheckpointInfo[];
   interventions: readonly ActionRecord[];
+  agreement: Agreement;
 }): ComputationReport {
   const { result, events } = input;
   const pick = (kind: ComputationEvent['kind']) => events.filter((e) => e.kind === kind).map(({ epoch, message }) => ({ epoch, message }));
@@ -106,7 +114,7 @@ export function buildReport(input: {
       outcome: `${a.outcome.status}: ${a.outcome.detail}`,
     })),
     replicas: result.replicas,
-    attribution: attribute(result.replicas, input.interventions),
+    attribution: input.agreement === 'exact' ? attributeVotes(result.replicas, events) : attributeDrift(result.replicas, input.interventions),
     timings: { wallMs: Math.round(result.wallMs), epochsPerSecond: result.epochs / Math.max(result.wallMs / 1000, 1e-9) },
     log: {
       bytesLogged: result.loggedBytes,
@@ -117,21 +125,44 @@ export function buildReport(input: {
   };
 }
 
-function attribute(replicas: readonly ReplicaSummary[], interventions: readonly ActionRecord[]): Attribution[] {
+/** Replicas the vote outvoted, against the majority that outvoted them. */
+function attributeVotes(replicas: readonly ReplicaSummary[], events: readonly ComputationEvent[]): Attribution[] {
+  const blamed = new Map<string, { epochs: Set<number>; reference: string }>();
+  for (const event of events) {
+    if (event.kind !== 'vote') continue;
+    const faulty = stringList(event.detail?.faultyVms);
+    const reference = stringList(event.detail?.majorityVms)[0];
+    if (reference === undefined) continue;
+    for (const vm of faulty) {
+      const entry = blamed.get(vm) ?? { epochs: new Set<number>(), reference };
+      blamed.set(vm, { ...entry, epochs: entry.epochs.add(event.epoch) });
+    }
+  }
+  return [...blamed].flatMap(([vm, { epochs, reference }]) => attribution(replicas, vm, reference, 'vote', epochs));
+}
+
+/** Shadows of failing free-running pairs, against the primary. */
+function attributeDrift(replicas: readonly ReplicaSummary[], interventions: readonly ActionRecord[]): Attribution[] {
   const primary = replicas.find((r) => r.role === 'primary');
   const epochsByVm = new Map<string, Set<number>>();
   for (const action of interventions) {
     if (action.level !== 'predict-failure' || action.vm.role !== 'shadow') continue;
-    const epochs = epochsByVm.get(action.vm.id) ?? new Set<number>();
-    epochsByVm.set(action.vm.id, epochs.add(action.epoch));
+    epochsByVm.set(action.vm.id, (epochsByVm.get(action.vm.id) ?? new Set<number>()).add(action.epoch));
   }
-  return [...epochsByVm].flatMap(([vmId, epochs]) => {
-    const shadow = replicas.find((r) => r.id === vmId);
-    if (shadow === undefined) return [];
-    const names = [...new Set([...Object.keys(primary?.dimensions ?? {}), ...Object.keys(shadow.dimensions)])].sort();
-    const differsIn = names
-      .filter((name) => primary?.dimensions[name] !== shadow.dimensions[name])
-      .map((dimension) => ({ dimension, primary: primary?.dimensions[dimension] ?? '-', shadow: shadow.dimensions[dimension] ?? '-' }));
-    return [{ vm: vmId, profile: shadow.profile, epochs: [...epochs].sort((a, b) => a - b), differsIn }];
-  });
+  return primary === undefined ? [] : [...epochsByVm].flatMap(([vm, epochs]) => attribution(replicas, vm, primary.id, 'drift', epochs));
+}
+
+function attribution(replicas: readonly ReplicaSummary[], vmId: string, referenceId: string, basis: Attribution['basis'], epochs: Set<number>): Attribution[] {
+  const replica = replicas.find((r) => r.id === vmId);
+  const reference = replicas.find((r) => r.id === referenceId);
+  if (replica === undefined || reference === undefined) return [];
+  const names = [...new Set([...Object.keys(reference.dimensions), ...Object.keys(replica.dimensions)])].sort();
+  const differsIn = names
+    .filter((name) => reference.dimensions[name] !== replica.dimensions[name])
+    .map((dimension) => ({ dimension, replica: replica.dimensions[dimension] ?? '-', reference: reference.dimensions[dimension] ?? '-' }));
+  return [{ vm: vmId, profile: replica.profile, epochs: [...epochs].sort((x, y) => x - y), basis, reference: reference.profile, differsIn }];
+}
+
+function stringList(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
 }
