@@ -319,10 +319,17 @@ export class Computation {
     // Free-running (drift) replicas differ benignly all the time: the vote looks only at how they
     // ended, and their differences go to the analysis engine, which learns what is benign.
     const exact = this.driver.agreement === 'exact';
-    const voteKey = (report: EpochReport) => (exact ? stateKey(report) : describeEnd(report.end));
-    const keys = new Map<string, string | undefined>([[primary.name, voteKey(primaryReport)]]);
+    const keys = new Map<string, string | undefined>([[primary.name, exact ? stateKey(primaryReport) : driftEndKey(primaryReport.end, primaryReport.end)]]);
     for (const shadow of shadows) {
-      keys.set(shadow.name, shadow.report ? voteKey(shadow.report) : undefined);
+      if (!exact) {
+        const key = driftEndKey(shadow.report ? shadow.report.end : shadow.end, primaryReport.end);
+        keys.set(shadow.name, key);
+        const difference = shadow.report ? compareReports(primaryReport, shadow.report) : missingState(primaryReport, shadow.end);
+        const benign = key === keys.get(primary.name) ? { ...difference, end: undefined } : difference;
+        if (!isIdentical(benign)) differences.set(shadow.name, benign);
+        continue;
+      }
+      keys.set(shadow.name, shadow.report ? stateKey(shadow.report) : undefined);
       if (shadow.report) {
         const difference = compareReports(primaryReport, shadow.report);
         if (!isIdentical(difference)) differences.set(shadow.name, difference);
@@ -601,4 +608,15 @@ export class Computation {
 
 function shadowsPresent(slots: readonly Slot[]): boolean {
   return slots.some((slot) => slot.role === 'shadow');
+}
+
+/**
+ * How a free-running replica's end votes. Free-running replicas get to the end at their own pace:
+ * having exited normally, or not yet, agrees with the primary; a crash does not, nor another exit
+ * code once both have exited.
+ */
+function driftEndKey(end: VmEnd | undefined, primaryEnd: VmEnd | undefined): string {
+  if (end !== undefined && end.kind !== 'exit') return describeEnd(end);
+  if (end?.kind === 'exit' && primaryEnd?.kind === 'exit' && end.code !== primaryEnd.code) return describeEnd(end);
+  return 'normal';
 }

@@ -1,11 +1,12 @@
-// A free-running (COLO-style) computation run the way a user runs it (`shadowvm run --driver qemu
-// --mode free`), with HTTP traffic sent to the address the run prints: benign drift between the
-// primary and its clone raises nothing, a corrupted mirrored request makes the shadow's answer
-// differ, the analysis predicts a failure, and the primary and a fresh clone are rolled back to
-// the last verified checkpoint and run on.
+// Free-running (COLO-style) computations run the way a user runs them (`shadowvm run --driver qemu
+// --mode free`). A guest that finishes: replicas get there at their own pace, which is no
+// divergence, and the output is exact. With HTTP traffic sent to the address the run prints:
+// benign drift between the primary and its clone raises nothing, a corrupted mirrored request
+// makes the shadow's answer differ, the analysis predicts a failure, and the primary and a fresh
+// clone are rolled back to the last verified checkpoint and run on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,10 +16,30 @@ import { httpGet } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { runtimeRoot } from './process.js';
-import { qemuMissing } from './testing.js';
+import { expectedRound, printedRounds, qemuMissing } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', { timeout: 240_000, skip: qemuMissing() }, async () => {
+  await ensureGuest();
+  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));
+  try {
+    const reportFile = join(dir, 'report.json');
+    const rounds = 40;
+    const run = spawnSync(process.execPath, [
+      main, 'run', '--driver', 'qemu', '--mode', 'free', '--shadows', '1', '--store', join(dir, 'store.db'), '--report', reportFile,
+      '--', `shadowvm.rounds=${rounds}`,
+    ], { encoding: 'utf8', timeout: 200_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
+    assert.deepEqual(report.rollbacks, [], 'a shadow that has not finished yet (or already has) is no divergence');
+    assert.deepEqual(report.interventions.filter((i) => i.level === 'predict-failure'), []);
+    assert.deepEqual(printedRounds(run.stdout), Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, 3000)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('free-running through the manager: a corrupted mirrored request is predicted, rolled back, and the run goes on', { timeout: 240_000, skip: qemuMissing() }, async () => {
   await ensureGuest();

@@ -5,7 +5,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,16 +13,9 @@ import type { ComputationReport } from '../../manager/report.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { runtimeRoot } from './process.js';
-import { lockstepGate } from './testing.js';
+import { expectedRound, lockstepGate, printedRounds } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-
-/** What the guest's workload prints for round n (init.sh: seq n n+size | sha256sum | cut -c1-16). */
-function expectedRound(n: number, size: number): string {
-  let text = '';
-  for (let i = n; i <= n + size; i++) text += `${i}\n`;
-  return `round ${n} sum ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-}
 
 test('lockstep through the manager: every epoch verified page for page, output exact', { timeout: 400_000, skip: lockstepGate() }, async () => {
   await ensureGuest();
@@ -45,8 +37,7 @@ test('lockstep through the manager: every epoch verified page for page, output e
     assert.ok(report.epochs >= 20, `${report.epochs} epochs`);
     assert.equal(report.verifiedEpochs, report.epochs);
     assert.ok(report.checkpoints.length >= 4 && report.checkpoints.every((c) => c.verified), JSON.stringify(report.checkpoints));
-    const printed = result.stdout.split('\n').filter((line) => line.startsWith('shadowvm: round')).map((line) => line.slice('shadowvm: '.length));
-    assert.deepEqual(printed, Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, size)));
+    assert.deepEqual(printedRounds(result.stdout), Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, size)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 // For tests that boot real guests: they need Debian's qemu-system-x86 and busybox-static
 // (installed by .ci/run); a newcomer's machine may not have them, and the skip says what to install.
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 
 /** A skip reason naming the missing tool and the packages to install, or false when all are there. */
 export function qemuMissing(): string | false {
@@ -16,4 +17,16 @@ export function lockstepGate(): string | false {
   return qemuMissing() || (process.env.SHADOWVM_QEMU_LOCKSTEP === '1'
     ? false
     : 'QEMU 7.2 replay stalls about 1 epoch in 500 (see vm.ts replayTo); set SHADOWVM_QEMU_LOCKSTEP=1 to run it');
+}
+
+/** What the guest's workload prints for round n (init.sh: seq n n+size | sha256sum | cut -c1-16). */
+export function expectedRound(n: number, size: number): string {
+  let text = '';
+  for (let i = n; i <= n + size; i++) text += `${i}\n`;
+  return `round ${n} sum ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+}
+
+/** The workload rounds a guest printed on its (CRLF) serial console, in order ("round N sum …"). */
+export function printedRounds(stdout: string): string[] {
+  return stdout.split(/\r?\n/).filter((line) => line.startsWith('shadowvm: round')).map((line) => line.slice('shadowvm: '.length));
 }
