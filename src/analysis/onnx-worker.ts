@@ -52,6 +52,7 @@ async function serve(): Promise<void> {
     Atomics.notify(control, 0);
   }
   await session.release();
+  parentPort?.postMessage({ released: true });
 }
 
 void serve();

@@ -92,10 +92,23 @@ export class OnnxDetector implements Detector {
     this.values.fill(parseState(this.name, state, z.object({ window: finiteArray })).window);
   }
 
-  /** Ends the worker. The detector is unusable afterwards. */
+  /**
+   * Ends the worker. The detector is unusable afterwards. Terminating the worker while it releases
+   * its native session aborts the whole process (onnxruntime throws from native code): it is
+   * asked to stop, and ended once it says it released the session (or has not within 5 s).
+   */
   async close(): Promise<void> {
+    const released = new Promise<void>((resolve) => {
+      this.worker.on('message', (m: { released?: boolean }) => {
+        if (m.released === true) resolve();
+      });
+      this.worker.once('exit', () => resolve());
+    });
     Atomics.store(this.control, 0, Slot.Stop);
     Atomics.notify(this.control, 0);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([released, new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)))]);
+    clearTimeout(timer);
     await this.worker.terminate();
   }
 }
