@@ -319,23 +319,17 @@ export class Computation {
     // Free-running (drift) replicas differ benignly all the time: the vote looks only at how they
     // ended, and their differences go to the analysis engine, which learns what is benign.
     const exact = this.driver.agreement === 'exact';
-    const keys = new Map<string, string | undefined>([[primary.name, exact ? stateKey(primaryReport) : driftEndKey(primaryReport.end, primaryReport.end)]]);
+    const primaryKey = exact ? stateKey(primaryReport) : driftEndKey(primaryReport.end, primaryReport.end);
+    const keys = new Map<string, string | undefined>([[primary.name, primaryKey]]);
     for (const shadow of shadows) {
-      if (!exact) {
-        const key = driftEndKey(shadow.report ? shadow.report.end : shadow.end, primaryReport.end);
-        keys.set(shadow.name, key);
-        const difference = shadow.report ? compareReports(primaryReport, shadow.report) : missingState(primaryReport, shadow.end);
-        const benign = key === keys.get(primary.name) ? { ...difference, end: undefined } : difference;
-        if (!isIdentical(benign)) differences.set(shadow.name, benign);
-        continue;
-      }
-      keys.set(shadow.name, shadow.report ? stateKey(shadow.report) : undefined);
-      if (shadow.report) {
-        const difference = compareReports(primaryReport, shadow.report);
-        if (!isIdentical(difference)) differences.set(shadow.name, difference);
-      } else {
-        differences.set(shadow.name, missingState(primaryReport, shadow.end));
-      }
+      const key = exact
+        ? (shadow.report ? stateKey(shadow.report) : undefined)
+        : driftEndKey(shadow.report ? shadow.report.end : shadow.end, primaryReport.end);
+      keys.set(shadow.name, key);
+      const difference = shadow.report ? compareReports(primaryReport, shadow.report) : missingState(primaryReport, shadow.end);
+      // A free-running replica that ended (or not yet) where the primary did not is no difference.
+      const counted = !exact && key === primaryKey ? { ...difference, end: undefined } : difference;
+      if (!isIdentical(counted)) differences.set(shadow.name, counted);
     }
     const verdict: Verdict = shadows.length === 0 ? { kind: 'agree' } : vote(primary.name, keys);
     const lagMs = this.lags(primary, shadows);

@@ -179,7 +179,6 @@ function sameHardware(a: DiversityProfile, b: DiversityProfile): boolean {
   return x.accel === y.accel && x.machine === y.machine && x.cpu === y.cpu;
 }
 
-
 interface Deferred<T> {
   readonly promise: Promise<T>;
   resolve(value: T): void;
