@@ -65,12 +65,17 @@ const EXACT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
  * Free-running replicas differ benignly every epoch (timing, caches, progress): the diff features
  * are learned like any other series, over a short warm-up, and only a break from their own
  * history scores. A series that was flat (e.g. no differing answer so far) makes any move score.
+ * How many pages differ swings with the host's timing: a clone pair measured 300-350 differing
+ * pages per epoch on an idle host and 480 right after a checkpoint pause, more under load. The
+ * scale of that count is therefore at least half its median: only a several-fold jump in memory
+ * divergence stands out, which the first few tight points alone would not teach.
  */
-const learnedDiff: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4 } };
+const learnedAnswers: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4 } };
+const learnedPageDrift: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4, relativeScale: 0.5 } };
 const DRIFT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
   memoryPages: { name: 'holt' },
-  'diff.differingPages': learnedDiff,
-  'diff.outputMismatches': learnedDiff,
+  'diff.differingPages': learnedPageDrift,
+  'diff.outputMismatches': learnedAnswers,
   'diff.syscallMismatches': { name: 'divergence' },
 };
 const MEMORY = 'memoryPages';

@@ -18,6 +18,11 @@ const optionsSchema = z
     threshold: z.number().positive().default(6),
     /** Points needed before scoring anything above 0. */
     warmup: z.number().int().min(3).default(24),
+    /**
+     * Smallest scale, as a fraction of the median's magnitude: for counts whose benign spread
+     * grows with their level, so a few tight early points do not make a routine move look huge.
+     */
+    relativeScale: z.number().min(0).default(0),
   })
   .strict();
 
@@ -38,8 +43,8 @@ export class RobustZScoreDetector implements Detector {
     // A window that is mostly one value has MAD 0; the mean absolute deviation still measures
     // the rare moves, and only a perfectly flat window falls back to a tiny scale.
     const mad = this.window.mad(median);
-    const scale = mad > 0 ? MAD_TO_SIGMA * mad : Math.max(this.window.meanAbsoluteDeviation(median), 1e-9 * Math.max(1, Math.abs(median)));
-    return (value - median) / scale;
+    const measured = mad > 0 ? MAD_TO_SIGMA * mad : Math.max(this.window.meanAbsoluteDeviation(median), 1e-9 * Math.max(1, Math.abs(median)));
+    return (value - median) / Math.max(measured, this.options.relativeScale * Math.abs(median));
   }
 
   update(value: number): number {
