@@ -81,8 +81,10 @@ async function memoryAndCheckpoints(): Promise<BenchLine[]> {
 
 /**
  * Clones of a running 256 MiB primary (free mode): a shadow created while the primary runs an
- * epoch clones it there. Pause: the primary stopped (RAM file + overlay copy, device state);
- * total: from the shadow's start to its first report (its QEMU launch and first digest included).
+ * epoch clones it there. Pause: the primary stopped (overlay copy, device state; RAM streams after
+ * it while the primary runs, see clone.ts); total: from the shadow's start to its first report
+ * (its QEMU launch, the RAM stream and its first digest included). The first clone of a primary
+ * is reported on its own too: it is the one that would pay for QEMU setting up write tracking.
  */
 async function cloneOfRunningGuest(): Promise<BenchLine[]> {
   const driver = new QemuDriver({ mode: 'free', epochMs: 1000 });
@@ -92,6 +94,7 @@ async function cloneOfRunningGuest(): Promise<BenchLine[]> {
     const totals: number[] = [];
     const devices: number[] = [];
     const copies: number[] = [];
+    const streams: number[] = [];
     for (let i = 0; i < 3; i++) {
       primary.vm.resume();
       const running = primary.next();
@@ -106,14 +109,17 @@ async function cloneOfRunningGuest(): Promise<BenchLine[]> {
       pauses.push(timings.pauseMs);
       devices.push(timings.deviceStateMs);
       copies.push(timings.ramCopyMs);
+      streams.push(timings.ramStreamMs);
       await shadow.vm.kill('bench clone measured');
       await running;
     }
     return [
       { name: 'qemu: clone of a running 256 MiB guest, primary pause', value: median(pauses), unit: 'ms', goal: '≤ 50', ok: median(pauses) <= 50 },
+      { name: 'qemu: clone of a running 256 MiB guest, first clone pause', value: pauses[0] ?? 0, unit: 'ms', goal: '≤ 50', ok: (pauses[0] ?? 0) <= 50 },
       { name: 'qemu: clone of a running 256 MiB guest, total', value: median(totals), unit: 'ms' },
       { name: 'qemu: clone, RAM file copy (part of the pause)', value: median(copies), unit: 'ms' },
       { name: 'qemu: clone, device state migration (part of the pause)', value: median(devices), unit: 'ms' },
+      { name: 'qemu: clone, RAM stream after the pause (primary runs)', value: median(streams), unit: 'ms' },
     ];
   } finally {
     await driver.close();

@@ -1,6 +1,7 @@
 // What one lockstep computation shares between its VMs: the chain of recordings (a new one after
 // each rollback of the primary) and the checkpoints taken on them, so a restored or re-forked VM
 // knows which log to replay from which snapshot.
+import { rmSync } from 'node:fs';
 import type { RestoreTarget } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import type { RuntimeDir } from './process.js';
@@ -17,11 +18,18 @@ export interface CheckpointEntry {
   readonly generation?: number;
 }
 
+/**
+ * Snapshots kept per computation. The manager restores only its last verified checkpoint, which is
+ * the newest or close to it; each copy holds a full RAM image, on tmpfs.
+ */
+const keptCheckpoints = 3;
+
 export class CheckpointRegistry {
   private readonly entries: CheckpointEntry[] = [];
 
   add(entry: CheckpointEntry): void {
     this.entries.push(entry);
+    for (const old of this.entries.splice(0, Math.max(0, this.entries.length - keptCheckpoints))) rmSync(old.disk, { force: true });
   }
 
   /** The snapshot a restore target names: by tag when the manager kept it, else by epoch + RAM. */
@@ -34,6 +42,11 @@ export class CheckpointRegistry {
     );
     if (found === undefined) throw new QemuRequestError(`no QEMU snapshot matches the checkpoint of epoch ${target.epoch}`);
     return found;
+  }
+
+  /** The latest snapshot in recording `generation` taken at an epoch `usable` accepts. */
+  latestIn(generation: number, usable: (epoch: number) => boolean): CheckpointEntry | undefined {
+    return [...this.entries].reverse().find((entry) => entry.generation === generation && usable(entry.epoch));
   }
 }
 

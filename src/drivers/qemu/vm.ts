@@ -5,7 +5,7 @@
 // own for a wall-clock slice per epoch; a shadow starts as a clone of the primary at the primary's
 // epoch barrier (clone.ts) and sees the primary's network input through the mirror hub (net/).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, createReadStream, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
 import type {
   DiversityProfile, EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, Role, SnapshotDelta,
@@ -59,10 +59,13 @@ export interface QemuVmConfig {
 const defaultMemoryMiB = 128;
 const stopTimeoutMs = 180_000;
 /**
- * A replayer reaches the recorder's count of one epoch in seconds even on a loaded host; one that
- * has not stopped after this long is stalled (QEMU 7.2's replay can stall for good, see replayTo).
+ * A replayer whose instruction count has not moved for this long is stalled (QEMU 7.2's replay can
+ * stall for good, see replayTo). Replaying one epoch takes seconds even on a loaded host, and the
+ * guest's timer ticks move the count while it idles.
  */
-const replayStallMs = 60_000;
+const replayStallMs = 10_000;
+/** Restarts of a stalled replayer within one epoch before it counts as broken. */
+const replayRestartsPerEpoch = 2;
 /** Bytes the recorder must have written after a stop so its 4 KiB stdio buffer reached the file. */
 const logFlushSlack = 12_288;
 /** Extra run after a stop that left an event at the stop count (see recordEpoch). */
@@ -119,6 +122,12 @@ export class QemuVm implements Vm {
   private timeline: LockstepTimeline | undefined;
   /** Lockstep replayer not yet started: the snapshot it starts from (undefined: boot). */
   private replayFrom: GenerationStart | undefined;
+  /** Lockstep replayer running: the snapshot its QEMU started from and the epoch it lies at. */
+  private replayStart: { readonly from: GenerationStart | undefined; readonly epoch: number } | undefined;
+  /** Serial file size at each epoch boundary since this QEMU started (a restart replays from one). */
+  private serialAtEpoch = new Map<number, number>();
+  /** Stalled replays restarted from a snapshot (a metric). */
+  private replayRestarts = 0;
   /** RAM the next started replayer must show (a restore or a change of recording). */
   private pendingCheck: { readonly pageHashes: Uint8Array; readonly what: string } | undefined;
   private epoch = 0;
@@ -242,6 +251,7 @@ export class QemuVm implements Vm {
     await this.saveSnapshot(tag);
     const disk = `${this.config.checkpointDir}/${fileStem(this.id)}-${tag}.qcow2`;
     copyFileSync(this.base.overlay, disk);
+    await this.deleteSnapshot(tag);
 
     const memory = this.ram.readAll();
     const hashes = await digestPages(memory);
@@ -352,24 +362,40 @@ export class QemuVm implements Vm {
     this.qemu = undefined;
     this.qmp?.close();
     this.qmp = undefined;
+    this.replayStart = undefined;
     await qemu?.kill();
     for (const path of [this.base.ramFile, this.base.serialFile, this.base.qmpSocket]) rmSync(path, { force: true });
   }
 
   private async saveSnapshot(tag: string): Promise<void> {
-    const qmp = this.requireQmp();
-    const jobId = `save-${tag}`;
-    const done = qmp.waitEvent('JOB_STATUS_CHANGE', stopTimeoutMs, (e) => e.data.id === jobId && e.data.status === 'concluded');
-    await qmp.execute('snapshot-save', { 'job-id': jobId, tag, vmstate: 'ov', devices: ['ov'] });
-    await done;
-    const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
-    const error = jobs.find((job) => job.id === jobId)?.error;
-    await qmp.execute('job-dismiss', { id: jobId });
+    const error = await this.snapshotJob('snapshot-save', tag);
     // QEMU's replay layer refuses while it holds queued events; they drain as the guest runs on.
     if (error !== undefined && /Record\/replay does not allow making snapshot right now/.test(error)) {
       throw new SnapshotDeferredError(`QEMU cannot snapshot ${this.id} at this instant: ${error}`);
     }
     if (error !== undefined) throw new QemuRequestError(`snapshot of ${this.id} failed: ${error}`);
+  }
+
+  /**
+   * Removes a snapshot from the live overlay once a copy holds it. Every snapshot keeps a full RAM
+   * image in the qcow2, so left there they would make each checkpoint's copy larger than the last
+   * (seen: 40 MB at epoch 4, 550 MB at epoch 60); freed clusters are reused by the next one.
+   */
+  private async deleteSnapshot(tag: string): Promise<void> {
+    const error = await this.snapshotJob('snapshot-delete', tag);
+    if (error !== undefined) throw new QemuRequestError(`removing snapshot ${tag} of ${this.id} failed: ${error}`);
+  }
+
+  /** Runs a snapshot job on the overlay to its end; returns QEMU's error, if any. */
+  private async snapshotJob(command: 'snapshot-save' | 'snapshot-delete', tag: string): Promise<string | undefined> {
+    const qmp = this.requireQmp();
+    const jobId = `${command}-${tag}`;
+    const done = qmp.waitEvent('JOB_STATUS_CHANGE', stopTimeoutMs, (e) => e.data.id === jobId && e.data.status === 'concluded');
+    await qmp.execute(command, { 'job-id': jobId, tag, ...(command === 'snapshot-save' ? { vmstate: 'ov' } : {}), devices: ['ov'] });
+    await done;
+    const jobs = await qmp.execute<{ id: string; error?: string }[]>('query-jobs');
+    await qmp.execute('job-dismiss', { id: jobId });
+    return jobs.find((job) => job.id === jobId)?.error;
   }
 
   // ---- epochs -----------------------------------------------------------------------------------
@@ -396,7 +422,10 @@ export class QemuVm implements Vm {
     const clone = this.cloning.catch(() => undefined).then(async () => {
       const fresh = this.freshClone;
       const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.gone ? fresh : this;
-      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket);
+      // The target's mirrored input starts at the clone point: a running source takes packets
+      // again while its RAM still streams to the target.
+      const atClonePoint = () => target.config.network?.activate();
+      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket, { atClonePoint });
       this.freshClone = target;
       return timings;
     });
@@ -420,7 +449,6 @@ export class QemuVm implements Vm {
     await this.launch({ incoming: true });
     this.cloneTimings = await primary.cloneInto(this);
     this.epoch = primary.currentEpoch;
-    this.config.network?.activate();
     await this.report(0, 0, undefined);
   }
 
@@ -509,6 +537,9 @@ export class QemuVm implements Vm {
     if (from) copyFileSync(from.disk, this.base.overlay);
     else this.createOverlay();
     await this.launch({ rr: { mode: 'replay', file: timeline.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
+    // It starts at the boundary before the epoch it replays, with an empty serial file.
+    this.replayStart = { from, epoch: this.epoch - 1 };
+    this.serialAtEpoch = new Map([[this.epoch - 1, 0]]);
     await this.checkPending();
   }
 
@@ -548,28 +579,73 @@ export class QemuVm implements Vm {
 
   /**
    * Runs a replayer to the recorder's count. QEMU 7.2's replay can stall for good, "running" short
-   * of the count: rarely where the guest idles on a disk request (about 1 epoch in 500), and always
-   * past a point where the recorder saved a snapshot (hence checkpoints on replayers) or in a
-   * recording that started from a snapshot (`rrsnapshot`, which a lockstep rollback needs; QEMU
-   * issue 2634 describes the same). A stall ends the replayer with an error after `replayStallMs`.
+   * of the count at an idle point: about 1 epoch in 500 on an idle host, within a few hundred under
+   * load; always past a point where the recorder saved a snapshot (hence checkpoints on replayers)
+   * and in a recording that started from a snapshot (`rrsnapshot`; QEMU issue 2634 describes the
+   * same). No nudge moves a stalled replayer (stop/cont, a new break, QMP traffic: tried), but the
+   * stall is a race: the same log replayed again from a snapshot passes the point. A stalled
+   * replayer is therefore restarted from the latest snapshot in its recording and replays on.
    */
   private async replayTo(icount: number): Promise<void> {
-    const qmp = this.requireQmp();
-    if (this.icount !== icount) {
-      await qmp.execute('replay-break', { icount });
-      const stopped = qmp.waitEvent('STOP', replayStallMs);
-      await qmp.execute('cont');
-      try {
-        await stopped;
-      } catch (error) {
-        throw await this.stuckReplayer(icount, error);
-      }
-      this.icount = await this.readIcount();
+    for (let restarts = 0; this.icount !== icount; restarts++) {
+      const stall = await this.runReplayerTo(icount);
+      if (stall === undefined) break;
+      if (restarts === replayRestartsPerEpoch) throw await this.stuckReplayer(icount, stall);
+      await this.restartReplayer();
     }
     // A replayer whose guest powered off stops where the request was logged, short of the count.
     if (this.icount !== icount && !this.guestEnded) {
       this.config.request.events.onInputMismatch({ epoch: this.epoch, expected: `icount ${icount}`, got: `icount ${this.icount}` });
     }
+  }
+
+  /** Lets the replayer run until it stops at `icount` (undefined) or makes no progress (why). */
+  private async runReplayerTo(icount: number): Promise<string | undefined> {
+    const qmp = this.requireQmp();
+    await qmp.execute('replay-break', { icount });
+    let stoppedMeanwhile = false;
+    const stopped = qmp.waitEvent('STOP', 24 * 3600_000).then(() => (stoppedMeanwhile = true));
+    stopped.catch(() => undefined);
+    await qmp.execute('cont');
+    for (let seen = this.icount; ;) {
+      await Promise.race([stopped, sleep(replayStallMs)]);
+      const now = await this.readIcount();
+      if (stoppedMeanwhile) {
+        this.icount = now;
+        return undefined;
+      }
+      if (now === seen) return `no progress at instruction ${now} in ${replayStallMs / 1000} s`;
+      seen = now;
+    }
+  }
+
+  /**
+   * Restarts a stalled replayer from the latest snapshot of its recording that lies inside the
+   * current QEMU's run (a checkpoint at a boundary it reported, else the snapshot or boot it
+   * started from). Its serial file restarts too: what it prints again up to the last boundary is
+   * not output anew.
+   */
+  private async restartReplayer(): Promise<void> {
+    const timeline = this.requireTimeline();
+    const start = this.replayStart;
+    if (start === undefined) throw new QemuRequestError(`replayer ${this.id} has no start to replay from`);
+    const checkpoint = this.config.checkpoints.latestIn(timeline.index, (epoch) => epoch < this.epoch && this.serialAtEpoch.has(epoch));
+    const point = checkpoint ?? start.from;
+    const pointEpoch = checkpoint?.epoch ?? start.epoch;
+    if (point !== undefined && !existsSync(point.disk)) throw new QemuProcessError(`replayer ${this.id} stalled and its snapshot of epoch ${pointEpoch} is gone`);
+    const replayedAgain = this.serialOffset - (this.serialAtEpoch.get(pointEpoch) ?? 0);
+    this.replayRestarts += 1;
+    await this.stopQemu();
+    const epoch = this.epoch;
+    this.epoch = pointEpoch + 1;
+    this.replayFrom = point ? { disk: point.disk, tag: point.tag } : undefined;
+    if (checkpoint) this.pendingCheck = { pageHashes: checkpoint.pageHashes, what: `the checkpoint of epoch ${checkpoint.epoch}` };
+    try {
+      await this.launchReplayer(timeline);
+    } finally {
+      this.epoch = epoch;
+    }
+    this.serialOffset = replayedAgain;
   }
 
   /** Says where a replayer that never stopped at `icount` got stuck (it may not answer either). */
@@ -616,6 +692,7 @@ export class QemuVm implements Vm {
     // the outputs and the end up to the very end).
     const compared = end !== undefined && this.config.generations !== undefined && this.lastDigest !== undefined ? this.lastDigest : digest;
     const outputs = await this.newSerialOutput();
+    if (this.replayStart !== undefined) this.serialAtEpoch.set(this.epoch, this.serialOffset);
     const report: EpochReport = {
       epoch: this.epoch,
       // Free-running replicas print at their own pace (a clone's console starts at the clone): a
@@ -627,7 +704,7 @@ export class QemuVm implements Vm {
         digestMs,
         memoryPages: pagesInUse(digest.pageHashes, await zeroPageDigest()),
         syscalls: 0,
-        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1, settleRuns: this.settleRuns },
+        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1, settleRuns: this.settleRuns, replayRestarts: this.replayRestarts },
       },
       outputs,
       ...(end ? { end } : {}),
