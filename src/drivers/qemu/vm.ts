@@ -578,13 +578,16 @@ export class QemuVm implements Vm {
   }
 
   /**
-   * Runs a replayer to the recorder's count. QEMU 7.2's replay can stall for good, "running" short
-   * of the count at an idle point: about 1 epoch in 500 on an idle host, within a few hundred under
-   * load; always past a point where the recorder saved a snapshot (hence checkpoints on replayers)
-   * and in a recording that started from a snapshot (`rrsnapshot`; QEMU issue 2634 describes the
-   * same). No nudge moves a stalled replayer (stop/cont, a new break, QMP traffic: tried), but the
-   * stall is a race: the same log replayed again from a snapshot passes the point. A stalled
-   * replayer is therefore restarted from the latest snapshot in its recording and replays on.
+   * Runs a replayer to the recorder's count. QEMU 7.2's replay can stall, "running" short of the
+   * count: about 1 epoch in 500 on an idle host, in a few hundred under load; always past a point
+   * where the recorder saved a snapshot (hence checkpoints on replayers) and in a recording that
+   * started from a snapshot (`rrsnapshot`; QEMU issue 2634 describes the same). Seen with gdb: the
+   * log's next event is a CHECKPOINT_CLOCK_VIRTUAL (a virtual timer ran there while recording),
+   * no virtual timer of the replayer is due at that count, so its vCPU gets a budget of 0 and it
+   * spins with its main loop forever; the stalls follow a boundary where the recorder was paused.
+   * No nudge moves it (stop/cont, a new break, QMP traffic: tried). Most stalls are races: the
+   * same log replayed again from a snapshot passes the point, so a stalled replayer restarts from
+   * the latest snapshot of its recording; some recur there, and then the replayer fails.
    */
   private async replayTo(icount: number): Promise<void> {
     for (let restarts = 0; this.icount !== icount; restarts++) {
