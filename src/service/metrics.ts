@@ -1,7 +1,13 @@
 // Prometheus metrics, fed from the event bus: per computation and VM, epochs, differing pages,
 // drift score, predictions, interventions, lag and overhead; plus the manager's queue.
+//
+// A long-running service sees computation after computation, and every one adds label sets. The
+// gauges of a computation (its current lag, memory, score) mean nothing once it ended and go at
+// once; its counters stay while it is among the last `keptEnded` ended computations, so a scrape
+// after the end still sees its totals, and then go too (`shadowvm_computations_ended_total` keeps
+// the count).
 
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { ServiceEvent } from './event-bus.js';
 import type { Manager } from './manager.js';
 
@@ -11,7 +17,40 @@ export interface ServiceMetrics {
   close(): void;
 }
 
-export function serviceMetrics(manager: Manager): ServiceMetrics {
+export interface ServiceMetricsOptions {
+  /** Ended computations whose counters stay exported. */
+  readonly keptEnded?: number;
+}
+
+type Series = Counter<string> | Gauge<string>;
+
+/** The label sets each computation created, per metric, so they can be removed later. */
+class SeriesOfComputations {
+  private readonly byComputation = new Map<string, Map<Series, Map<string, LabelValues<string>>>>();
+
+  note(computation: string, metric: Series, labels: LabelValues<string>): void {
+    let metrics = this.byComputation.get(computation);
+    if (metrics === undefined) this.byComputation.set(computation, (metrics = new Map()));
+    let labelSets = metrics.get(metric);
+    if (labelSets === undefined) metrics.set(metric, (labelSets = new Map()));
+    labelSets.set(JSON.stringify(labels), labels);
+  }
+
+  /** Removes the computation's series of the metrics `which` accepts. */
+  remove(computation: string, which: (metric: Series) => boolean): void {
+    const metrics = this.byComputation.get(computation);
+    if (metrics === undefined) return;
+    for (const [metric, labelSets] of metrics) {
+      if (!which(metric)) continue;
+      for (const labels of labelSets.values()) metric.remove(labels);
+      metrics.delete(metric);
+    }
+    if (metrics.size === 0) this.byComputation.delete(computation);
+  }
+}
+
+export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options: ServiceMetricsOptions = {}): ServiceMetrics {
+  const keptEnded = options.keptEnded ?? 100;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'shadowvm_process_' });
   const make = {
@@ -34,40 +73,57 @@ export function serviceMetrics(manager: Manager): ServiceMetrics {
     for (const [name, value] of Object.entries(counts)) phase.set({ phase: name }, value);
   };
 
+  const series = new SeriesOfComputations();
+  const endedOrder: string[] = [];
+  const setGauge = (gauge: Gauge<string>, labels: LabelValues<string> & { computation: string }, value: number) => {
+    gauge.set(labels, value);
+    series.note(labels.computation, gauge, labels);
+  };
+  const count = (counter: Counter<string>, labels: LabelValues<string> & { computation: string }, by = 1) => {
+    counter.inc(labels, by);
+    series.note(labels.computation, counter, labels);
+  };
+  const forgetEnded = (computation: string) => {
+    series.remove(computation, (metric) => metric instanceof Gauge);
+    if (!endedOrder.includes(computation)) endedOrder.push(computation);
+    while (endedOrder.length > keptEnded) series.remove(endedOrder.shift() as string, () => true);
+  };
+
   const onEvent = (event: ServiceEvent) => {
     const computation = event.computationId;
     const data = event.data as Record<string, unknown>;
     switch (event.type) {
       case 'epoch': {
-        epochs.inc({ computation });
+        count(epochs, { computation });
         for (const [vm, m] of Object.entries(data.vms as Record<string, { runMs: number; digestMs: number; lagMs: number; memoryPages: number }>)) {
-          lag.set({ computation, vm }, m.lagMs);
-          overhead.set({ computation, vm }, m.runMs > 0 ? m.digestMs / m.runMs : 0);
-          memory.set({ computation, vm }, m.memoryPages);
+          setGauge(lag, { computation, vm }, m.lagMs);
+          setGauge(overhead, { computation, vm }, m.runMs > 0 ? m.digestMs / m.runMs : 0);
+          setGauge(memory, { computation, vm }, m.memoryPages);
         }
         return;
       }
       case 'divergence':
-        divergences.inc({ computation, vm: String(data.vmId) });
-        diffPages.inc({ computation, vm: String(data.vmId) }, Number(data.pageCount));
+        count(divergences, { computation, vm: String(data.vmId) });
+        count(diffPages, { computation, vm: String(data.vmId) }, Number(data.pageCount));
         return;
       case 'score':
-        for (const [vm, value] of Object.entries(data.scores as Record<string, number>)) score.set({ computation, vm }, value);
+        for (const [vm, value] of Object.entries(data.scores as Record<string, number>)) setGauge(score, { computation, vm }, value);
         return;
       case 'prediction':
-        predictions.inc({ computation, vm: String(data.vmId), level: String(data.level) });
+        count(predictions, { computation, vm: String(data.vmId), level: String(data.level) });
         return;
       case 'intervention':
-        interventions.inc({ computation, kind: String(data.kind) });
+        count(interventions, { computation, kind: String(data.kind) });
         return;
       case 'event':
-        if (data.kind === 'rollback') interventions.inc({ computation, kind: 'rollback-executed' });
+        if (data.kind === 'rollback') count(interventions, { computation, kind: 'rollback-executed' });
         return;
       case 'status':
         refreshPhases();
         return;
       case 'end':
         ended.inc({ status: String(data.status) });
+        forgetEnded(computation);
         refreshPhases();
         return;
       case 'output':
