@@ -1,11 +1,10 @@
 // Prometheus metrics, fed from the event bus: per computation and VM, epochs, differing pages,
 // drift score, predictions, interventions, lag and overhead; plus the manager's queue.
 //
-// A long-running service sees computation after computation, and every one adds label sets. The
-// gauges of a computation (its current lag, memory, score) mean nothing once it ended and go at
-// once; its counters stay while it is among the last `keptEnded` ended computations, so a scrape
-// after the end still sees its totals, and then go too (`shadowvm_computations_ended_total` keeps
-// the count).
+// A long-running service sees computation after computation, and every one adds label sets. An
+// ended computation's series (its totals and last values) stay while it is among the last
+// `keptEnded` ended computations, so scrapes after the end still see them, and then go
+// (`shadowvm_computations_ended_total` keeps the count).
 
 import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
 import type { ServiceEvent } from './event-bus.js';
@@ -36,16 +35,12 @@ class SeriesOfComputations {
     labelSets.set(JSON.stringify(labels), labels);
   }
 
-  /** Removes the computation's series of the metrics `which` accepts. */
-  remove(computation: string, which: (metric: Series) => boolean): void {
-    const metrics = this.byComputation.get(computation);
-    if (metrics === undefined) return;
-    for (const [metric, labelSets] of metrics) {
-      if (!which(metric)) continue;
+  /** Removes every series the computation created. */
+  remove(computation: string): void {
+    for (const [metric, labelSets] of this.byComputation.get(computation) ?? []) {
       for (const labels of labelSets.values()) metric.remove(labels);
-      metrics.delete(metric);
     }
-    if (metrics.size === 0) this.byComputation.delete(computation);
+    this.byComputation.delete(computation);
   }
 }
 
@@ -84,9 +79,8 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
     series.note(labels.computation, counter, labels);
   };
   const forgetEnded = (computation: string) => {
-    series.remove(computation, (metric) => metric instanceof Gauge);
     if (!endedOrder.includes(computation)) endedOrder.push(computation);
-    while (endedOrder.length > keptEnded) series.remove(endedOrder.shift() as string, () => true);
+    while (endedOrder.length > keptEnded) series.remove(endedOrder.shift() as string);
   };
 
   const onEvent = (event: ServiceEvent) => {

@@ -41,10 +41,7 @@ export interface CloneTimings {
 }
 
 export interface CloneOptions {
-  /**
-   * Runs while the source is paused at the clone point, before its RAM moves: what must start
-   * exactly there (the clone's mirrored input) or be read there (a test's view of the source).
-   */
+  /** Runs while the source is paused at the clone point, before its RAM moves (a test's view). */
   readonly atClonePoint?: () => void | Promise<void>;
 }
 

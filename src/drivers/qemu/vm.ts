@@ -422,10 +422,13 @@ export class QemuVm implements Vm {
     const clone = this.cloning.catch(() => undefined).then(async () => {
       const fresh = this.freshClone;
       const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.gone ? fresh : this;
-      // The target's mirrored input starts at the clone point: a running source takes packets
-      // again while its RAM still streams to the target.
-      const atClonePoint = () => target.config.network?.activate();
-      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket, { atClonePoint });
+      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket);
+      // The target's mirrored input starts once it holds its device state. Started at the clone
+      // point instead, the packets of a running source's RAM stream (about 1 s) reached a QEMU
+      // still waiting for its migration and were lost, the corrupted first request of
+      // free-run.test with them, 3 runs in 8. Connections opened while the RAM streams are not
+      // expected of the clone (net/hub.ts pairs only those it saw open).
+      target.config.network?.activate();
       this.freshClone = target;
       return timings;
     });
