@@ -33,15 +33,16 @@ test('sweepStale kills a dead manager\'s processes and removes its files', async
   }
 });
 
-test('a manager ended by SIGTERM takes its QEMUs with it', { skip: qemuMissing() }, async () => {
+test('a manager ended by SIGTERM takes its QEMUs and its runtime directory with it', { skip: qemuMissing() }, async () => {
   const processModule = new URL('./process.js', import.meta.url).href;
   const manager = spawn(process.execPath, ['--input-type=module', '-e', `
     const { QemuProcess, RuntimeDir } = await import(${JSON.stringify(processModule)});
-    const qemu = QemuProcess.start(RuntimeDir.create(), 'idle', ['-S', '-nodefaults', '-display', 'none', '-machine', 'none']);
-    console.log(qemu.pid);
+    const dir = RuntimeDir.create();
+    const qemu = QemuProcess.start(dir, 'idle', ['-S', '-nodefaults', '-display', 'none', '-machine', 'none']);
+    console.log(JSON.stringify({ pid: qemu.pid, dir: dir.path }));
     setInterval(() => {}, 1000);
   `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const qemuPid = await new Promise<number>((resolve) => manager.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))));
+  const { pid: qemuPid, dir } = await new Promise<{ pid: number; dir: string }>((resolve) => manager.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { pid: number; dir: string })));
   const ended = new Promise<NodeJS.Signals | null>((resolve) => manager.on('exit', (_code, signal) => resolve(signal)));
   manager.kill('SIGTERM');
   assert.equal(await ended, 'SIGTERM', 'the signal still ends the manager');
@@ -55,4 +56,5 @@ test('a manager ended by SIGTERM takes its QEMUs with it', { skip: qemuMissing()
   };
   for (let i = 0; i < 50 && alive(); i++) await new Promise((resolve) => setTimeout(resolve, 100));
   assert.equal(alive(), false, 'no QEMU outlives its manager');
+  assert.equal(existsSync(dir), false, 'nor its runtime directory');
 });

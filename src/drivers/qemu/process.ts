@@ -11,6 +11,8 @@ import { QemuProcessError } from './errors.js';
 export const runtimeRoot = '/dev/shm/shadowvm-qemu';
 
 const live = new Set<QemuProcess>();
+/** Runtime directories this process created and has not removed. */
+const ownDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function isAlive(pid: number): boolean {
@@ -82,6 +84,7 @@ export class RuntimeDir {
     const path = join(root, `m-${process.pid}-${randomBytes(4).toString('hex')}`);
     mkdirSync(path, { mode: 0o700 });
     chmodSync(path, 0o700);
+    ownDirs.add(path);
     return new RuntimeDir(path);
   }
 
@@ -92,6 +95,7 @@ export class RuntimeDir {
   /** Removes the directory and everything in it (RAM files included). */
   remove(): void {
     rmSync(this.path, { recursive: true, force: true });
+    ownDirs.delete(this.path);
   }
 }
 
@@ -149,20 +153,24 @@ export class QemuProcess {
   }
 }
 
+/** Kills every QEMU of this process and removes its runtime directories (RAM files included). */
+function endAll(): void {
+  for (const qemu of live) killGroup(qemu.pid);
+  for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
+}
+
 /** Last resort on a normal manager exit: no QEMU may survive it (crashes are swept later). */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const qemu of live) killGroup(qemu.pid);
-  });
+  process.on('exit', endAll);
   // A signal's default action ends the manager without an 'exit' event: kill the QEMUs first,
   // then let the signal do what it would have done. A program that handles the signal itself
   // (the service stops cleanly and closes its drivers) is left to do so.
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.once(signal, () => {
       if (process.listenerCount(signal) > 0) return;
-      for (const qemu of live) killGroup(qemu.pid);
+      endAll();
       process.kill(process.pid, signal);
     });
   }
