@@ -2,29 +2,19 @@
 // checkpoint's RAM (checked page by page on restore) and disk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { RestoreTarget } from '../types.js';
 import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
+import { diskContents, qemuMissing } from './testing.js';
 
 /** Workload round the guest last wrote to sector 0 of a (possibly in-use) qcow2 disk. */
 function lastRoundOnDisk(disk: string, snapshot?: string): number {
-  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-disk-'));
-  try {
-    const raw = join(dir, 'disk.raw');
-    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', ...(snapshot ? ['-l', `snapshot.name=${snapshot}`] : []), disk, raw]);
-    const sector = readFileSync(raw).subarray(0, 512).toString();
-    return Number(/round (\d+)/.exec(sector)?.[1] ?? 0);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const sector = diskContents(disk, snapshot).subarray(0, 512).toString();
+  return Number(/round (\d+)/.exec(sector)?.[1] ?? 0);
 }
 
 test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: qemuMissing() }, async () => {

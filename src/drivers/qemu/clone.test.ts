@@ -5,9 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { cloneVm, type CloneEnd } from './clone.js';
 import { QemuDriver } from './driver.js';
 import { ensureGuest, type GuestImage } from './guest-build.js';
@@ -18,22 +17,17 @@ import { parseProfile } from './profile.js';
 import { liveQemuCount, QemuProcess, RuntimeDir } from './process.js';
 import { QmpClient } from './qmp.js';
 import { pageSize } from './ram.js';
-import { qemuMissing } from './testing.js';
+import { diskContents, qemuMissing } from './testing.js';
 import { parseRegisters } from './vm.js';
 
 
-/** The guest-visible contents of a qcow2 disk that a (paused) QEMU has open. */
-function diskContents(disk: string): Buffer {
-  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-clone-'));
-  try {
-    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', disk, join(dir, 'disk.raw')]);
-    return readFileSync(join(dir, 'disk.raw'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 const lastRound = (text: string) => Number([...text.matchAll(/round (\d+) sum/g)].at(-1)?.[1] ?? 0);
+
+/** The last workload round a guest printed to its serial file, once it is past `round` (or after 60 s). */
+async function roundPast(serialFile: string, round: number): Promise<number> {
+  for (let i = 0; i < 1200 && lastRound(readFileSync(serialFile, 'utf8')) <= round; i++) await sleep(50);
+  return lastRound(readFileSync(serialFile, 'utf8'));
+}
 
 test('a shadow cloned from a running primary has its RAM, registers and disk, and runs on', { timeout: 180_000, skip: qemuMissing() }, async () => {
   await ensureGuest();
@@ -112,9 +106,7 @@ test('a clone of a running guest holds its state at the clone point while the so
     ends.push(source);
     await source.qmp.execute('cont');
     // Cloned mid-workload: every round forks, pipes and checksums, writing guest memory throughout.
-    const serial = runtime.file('src.serial');
-    for (let i = 0; i < 1200 && lastRound(readFileSync(serial, 'utf8')) < 2; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(lastRound(readFileSync(serial, 'utf8')) >= 2, 'the source runs its workload');
+    assert.ok((await roundPast(runtime.file('src.serial'), 1)) >= 2, 'the source runs its workload');
     const target = await launch(runtime, image, 'dst', true);
     ends.push(target);
 
@@ -135,9 +127,7 @@ test('a clone of a running guest holds its state at the clone point while the so
     assert.ok(pagesDiffering(atClone.ram, readFileSync(source.ramFile)).length > 0, 'the source wrote memory after the clone point');
 
     await target.qmp.execute('cont');
-    const cloneSerial = runtime.file('dst.serial');
-    for (let i = 0; i < 1200 && lastRound(readFileSync(cloneSerial, 'utf8')) === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.ok(lastRound(readFileSync(cloneSerial, 'utf8')) > 0, 'the clone runs the workload on');
+    assert.ok((await roundPast(runtime.file('dst.serial'), 0)) > 0, 'the clone runs the workload on');
   } finally {
     for (const end of ends) {
       end.qmp.close();

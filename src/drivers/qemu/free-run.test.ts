@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ComputationReport } from '../../manager/report.js';
 import { httpGet } from './free-harness.js';
@@ -19,7 +20,6 @@ import { runtimeRoot } from './process.js';
 import { expectedRound, printedRounds, qemuMissing } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', { timeout: 240_000, skip: qemuMissing() }, async () => {
   await ensureGuest();

@@ -535,14 +535,15 @@ export class QemuVm implements Vm {
     }
   }
 
-  private async launchReplayer(timeline: LockstepTimeline): Promise<void> {
+  /** Starts a replayer at boundary `startEpoch` (by default the one before the epoch it replays). */
+  private async launchReplayer(timeline: LockstepTimeline, startEpoch = this.epoch - 1): Promise<void> {
     const from = this.replayFrom;
     if (from) copyFileSync(from.disk, this.base.overlay);
     else this.createOverlay();
     await this.launch({ rr: { mode: 'replay', file: timeline.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
-    // It starts at the boundary before the epoch it replays, with an empty serial file.
-    this.replayStart = { from, epoch: this.epoch - 1 };
-    this.serialAtEpoch = new Map([[this.epoch - 1, 0]]);
+    // A new QEMU starts with an empty serial file.
+    this.replayStart = { from, epoch: startEpoch };
+    this.serialAtEpoch = new Map([[startEpoch, 0]]);
     await this.checkPending();
   }
 
@@ -642,15 +643,9 @@ export class QemuVm implements Vm {
     const replayedAgain = this.serialOffset - (this.serialAtEpoch.get(pointEpoch) ?? 0);
     this.replayRestarts += 1;
     await this.stopQemu();
-    const epoch = this.epoch;
-    this.epoch = pointEpoch + 1;
     this.replayFrom = point ? { disk: point.disk, tag: point.tag } : undefined;
     if (checkpoint) this.pendingCheck = { pageHashes: checkpoint.pageHashes, what: `the checkpoint of epoch ${checkpoint.epoch}` };
-    try {
-      await this.launchReplayer(timeline);
-    } finally {
-      this.epoch = epoch;
-    }
+    await this.launchReplayer(timeline, pointEpoch);
     this.serialOffset = replayedAgain;
   }
 
