@@ -10,6 +10,7 @@ import { OnnxModelError } from './errors.js';
 import { Slot, type OnnxChannel } from './onnx-channel.js';
 import { RingBuffer } from './ring.js';
 import { finiteArray, parseState } from './state.js';
+import { waitWhile } from '../wait-while.js';
 
 export interface OnnxDetectorOptions {
   /** N: values per model input. The first N-1 points score 0 (no full window yet). */
@@ -76,7 +77,7 @@ export class OnnxDetector implements Detector {
     for (let i = 0; i < this.input.length; i++) this.input[i] = this.values.at(i);
     Atomics.store(this.control, 0, Slot.Request);
     Atomics.notify(this.control, 0);
-    if (Atomics.wait(this.control, 0, Slot.Request, this.timeoutMs) === 'timed-out') throw new OnnxModelError(`no answer within ${this.timeoutMs} ms`);
+    if (!waitWhile(this.control, 0, Slot.Request, this.timeoutMs)) throw new OnnxModelError(`no answer within ${this.timeoutMs} ms`);
     const state = Atomics.load(this.control, 0);
     Atomics.store(this.control, 0, Slot.Idle);
     if (state === Slot.Failed) throw new OnnxModelError(new TextDecoder().decode(this.message).replace(/\0+$/, ''));

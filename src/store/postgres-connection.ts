@@ -7,6 +7,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { z } from 'zod';
 import { Flag, type PgFailure, type PgRequest, type PgResponse, type PgWorkerData, type Row, type SqlStatement, type SqlValue } from './postgres-channel.js';
 import { PostgresConnectError, PostgresQueryError, PostgresUnresponsiveError } from './postgres-errors.js';
+import { waitWhile } from '../wait-while.js';
 
 /** Longest wait for one answer before the connection is given up on. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -83,7 +84,7 @@ export class PostgresConnection {
     if (this.closed || this.unusable) return { ok: false, failure: this.refusal() };
     Atomics.store(this.signal, 0, Flag.Waiting);
     this.port.postMessage(request);
-    if (Atomics.wait(this.signal, 0, Flag.Waiting, this.timeoutMs) === 'timed-out') {
+    if (!waitWhile(this.signal, 0, Flag.Waiting, this.timeoutMs)) {
       this.unusable = true;
       this.abandon();
       throw new PostgresUnresponsiveError(this.location, this.timeoutMs);
