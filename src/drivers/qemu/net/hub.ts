@@ -135,8 +135,11 @@ export class MirrorHub {
   }
 
   /**
-   * The next fed frame carrying TCP payload reaches this shadow with the low bit of its 6th
-   * payload byte flipped (in an HTTP request line: the path) and a valid checksum.
+   * The next fed frame carrying TCP payload, on a connection whose reply is expected of this
+   * shadow, reaches it with the low bit of its 6th payload byte flipped (in an HTTP request line:
+   * the path) and a valid checksum. A connection opened before the shadow was live is fed but not
+   * compared: a fault landing there would go unseen (under load, a clone's RAM stream outlasted
+   * the first requests and the injected fault was lost).
    */
   corruptNextInput(id: string): void {
     const port = this.shadows.get(id);
@@ -246,7 +249,7 @@ export class MirrorHub {
             changed = true;
           }
         }
-        if (port.corruptNext && segment.payloadLength > 0) {
+        if (port.corruptNext && segment.payloadLength > 0 && port.fed.has(connection)) {
           port.corruptNext = false;
           const at = segment.payloadOffset + Math.min(5, segment.payloadLength - 1);
           frame[at] = (frame[at] ?? 0) ^ 0x01;

@@ -136,6 +136,20 @@ test('the hub feeds mirrored input to a shadow in order, shifted to its sequence
     await settle();
     const paired = Array.from({ length: 6 }, () => hub.takePaired('t'));
     assert.deepEqual(paired, paired.map(() => ({ compared: 0, differing: 0 })), 'an unseen connection is never counted as unanswered');
+
+    // A fault injected into the newcomer's input skips that unseen connection (its answer is never
+    // compared, so the fault would go unseen) and lands on the next one it was fed from the SYN.
+    hub.corruptNextInput('t');
+    pIn.socket.write(encodeFrame(tcpFrame(true, 223, 6001, ack | psh, request)));
+    await settle();
+    assert.equal(tFeed.received.at(-1)!.subarray(parseTcp(tFeed.received.at(-1)!)!.payloadOffset).toString('latin1'), request);
+    pIn.socket.write(encodeFrame(tcpFrame(true, 300, 0, syn)));
+    await settle();
+    tOut.socket.write(encodeFrame(tcpFrame(false, 4000, 301, syn | ack)));
+    pIn.socket.write(encodeFrame(tcpFrame(true, 301, 3001, ack | psh, request)));
+    await settle();
+    const landed = tFeed.received.at(-1)!;
+    assert.equal(landed.subarray(parseTcp(landed)!.payloadOffset).toString('latin1'), 'GET /eata HTTP/1.1\r\n\r\n');
     for (const end of [pIn, pOut, sFeed, sOut, tFeed, tOut]) end.socket.destroy();
   } finally {
     hub.close();
