@@ -10,15 +10,15 @@ import { liveQemuCount } from './process.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
 import { qemuProcessesUnder } from './leaks.js';
-import { lockstepGate } from './testing.js';
+import { qemuMissing } from './testing.js';
 
 // Boundary rule: a recorder may take an interrupt (or run an async event) at the very count it
 // stops at, which a replayer stopped there by replay-break has not taken yet; both would report
 // the same count with one kernel stack page different (seen ~1 epoch in 100). The recorder
 // therefore reads its own rr log after each stop (rr-log.ts) and runs on briefly until nothing
 // but clocks, checkpoints and outputs is logged at the stop count; only then is the count
-// published to the shadows. Gated like every lockstep test (testing.ts lockstepGate).
-test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', { timeout: 300_000, skip: lockstepGate() }, async () => {
+// published to the shadows.
+test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', { timeout: 300_000, skip: qemuMissing() }, async () => {
   const image = await ensureGuest();
   const driver = new QemuDriver({ mode: 'lockstep', epochMs: 400 });
   try {

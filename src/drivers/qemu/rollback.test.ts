@@ -11,16 +11,9 @@ import { quietKernelAddress } from './guest-layout.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
+import { qemuMissing } from './testing.js';
 
-// Skipped: the restored primary records a new log that starts from a snapshot (rrsnapshot), and
-// QEMU 7.2's replayers stall for good in such a log (QEMU issue 2634 reports the same on 9.1);
-// seen here as the shadow following into the new recording stuck at the first timer tick whose
-// CHECKPOINT_CLOCK_VIRTUAL it cannot reproduce (62,501 instructions in, the same point after each
-// restart). With `-icount shift=3,sleep=off` it passed once in three, but the guest then boots
-// too slowly to use (no workload round printed in 300 s).
-const unreliable = 'QEMU 7.2 replay stalls in a recording that starts from a snapshot (see vm.ts replayTo)';
-
-test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', { timeout: 300_000, skip: unreliable }, async () => {
+test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', { timeout: 300_000, skip: qemuMissing() }, async () => {
   const image = await ensureGuest();
   const driver = new QemuDriver({ mode: 'lockstep', epochMs: 300 });
   try {

@@ -12,17 +12,6 @@ export function qemuMissing(): string | false {
   return missing ? `${missing} is not installed (apt-get install qemu-system-x86 qemu-utils busybox-static)` : false;
 }
 
-/**
- * Lockstep tests run only with SHADOWVM_QEMU_LOCKSTEP=1: QEMU 7.2's replay stalls about 1 epoch in
- * 300-500 under load. A restart from a snapshot passes most stalls (vm.ts replayTo), but some recur
- * at the same point of the log (seen once in 250 epochs), which would fail CI at random.
- */
-export function lockstepGate(): string | false {
-  return qemuMissing() || (process.env.SHADOWVM_QEMU_LOCKSTEP === '1'
-    ? false
-    : 'QEMU 7.2 replay can stall for good (see vm.ts replayTo); set SHADOWVM_QEMU_LOCKSTEP=1 to run it');
-}
-
 /** What the guest's workload prints for round n (init.sh: seq n n+size | sha256sum | cut -c1-16). */
 export function expectedRound(n: number, size: number): string {
   let text = '';

@@ -59,9 +59,9 @@ export interface QemuVmConfig {
 const defaultMemoryMiB = 128;
 const stopTimeoutMs = 180_000;
 /**
- * A replayer whose instruction count has not moved for this long is stalled (QEMU 7.2's replay can
- * stall for good, see replayTo). Replaying one epoch takes seconds even on a loaded host, and the
- * guest's timer ticks move the count while it idles.
+ * A replayer whose instruction count has not moved for this long is stalled (see replayTo).
+ * Replaying one epoch takes seconds even on a loaded host, and a lockstep guest never idles
+ * (`idle=poll`, launch.ts), so its count moves whenever it runs.
  */
 const replayStallMs = 10_000;
 /** Restarts of a stalled replayer within one epoch before it counts as broken. */
@@ -582,16 +582,14 @@ export class QemuVm implements Vm {
   }
 
   /**
-   * Runs a replayer to the recorder's count. QEMU 7.2's replay can stall, "running" short of the
-   * count: about 1 epoch in 500 on an idle host, in a few hundred under load; always past a point
-   * where the recorder saved a snapshot (hence checkpoints on replayers) and in a recording that
-   * started from a snapshot (`rrsnapshot`; QEMU issue 2634 describes the same). Seen with gdb: the
-   * log's next event is a CHECKPOINT_CLOCK_VIRTUAL (a virtual timer ran there while recording),
-   * no virtual timer of the replayer is due at that count, so its vCPU gets a budget of 0 and it
-   * spins with its main loop forever; the stalls follow a boundary where the recorder was paused.
-   * No nudge moves it (stop/cont, a new break, QMP traffic: tried). Most stalls are races: the
-   * same log replayed again from a snapshot passes the point, so a stalled replayer restarts from
-   * the latest snapshot of its recording; some recur there, and then the replayer fails.
+   * Runs a replayer to the recorder's count. A replayer can stall, "running" short of the count
+   * forever: seen with gdb, the log's next event is a CHECKPOINT_CLOCK_VIRTUAL (a virtual timer
+   * ran there while recording) that no timer of the replayer reaches, so its vCPU gets a budget of
+   * 0 and it spins with its main loop; no nudge moves it (stop/cont, a new break, QMP traffic).
+   * With QEMU's host-tuned clock (`shift=auto`) and a halting guest that happened about 1 epoch in
+   * 300, and in every recording that starts from a snapshot; launch.ts's fixed clock removed it
+   * (none in 1,100 epochs). Should one still come, the replayer restarts from the latest snapshot
+   * of its recording, which passed most of those stalls; one that recurs there fails the replayer.
    */
   private async replayTo(icount: number): Promise<void> {
     for (let restarts = 0; this.icount !== icount; restarts++) {
