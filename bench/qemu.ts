@@ -130,7 +130,7 @@ async function roundsPerSecond(mode: 'free' | 'lockstep'): Promise<number> {
   const driver = new QemuDriver({ mode, epochMs: 1000 });
   try {
     const vm = await bootAndRun(driver, 6, 128 * 2 ** 20);
-    // A recording guest boots far slower: measure only once the workload runs (rounds appear).
+    // Boot speeds differ between the modes: measure only once the workload runs (rounds appear).
     for (let epoch = 0; epoch < 40 && rounds(vm.reports.slice(-4)) === 0; epoch++) await step([vm]);
     for (let i = 0; i < 4; i++) await step([vm]);
     const window = vm.reports.slice(-4);
