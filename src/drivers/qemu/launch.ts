@@ -14,9 +14,9 @@ const quietKernel = 'console=ttyS0 quiet nokaslr norandmaps randomize_kstack_off
  * the first timer tick of every recording that starts from a snapshot, so rollback never replayed).
  * A fixed rate (32 ns per instruction; a recording guest runs ~400 M instructions/s here, so its
  * clock runs ~13x wall time) with a guest that polls instead of halting (`idle=poll`) leaves host
- * time out of guest time: 1,100 stress epochs and 11 lockstep
- * rollbacks without a stall, measured in session 4. Each half alone was not enough: `shift=5`
- * alone stalled in a stress run, `idle=poll` alone in a rollback.
+ * time out of guest time: 1,100 stress epochs and 11 lockstep rollbacks without a stall, measured
+ * in session 4. Each half alone was not enough: `shift=5` alone stalled in a stress run,
+ * `idle=poll` alone in a rollback.
  */
 const replayClock = 'shift=5';
 const replayKernel = 'idle=poll';
