@@ -75,7 +75,7 @@ export async function cloneVm(source: CloneEnd, target: CloneEnd, socket: string
 /** Background snapshot of a running source: paused for its device state only. */
 async function cloneRunning(source: CloneEnd, target: CloneEnd, socket: string, options: CloneOptions): Promise<CloneTimings> {
   await setCapabilities([source, target], { 'x-ignore-shared': false });
-  await source.qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
+  await setCapabilities([source], { events: true });
   await target.qmp.execute('migrate-incoming', { uri: `unix:${socket}` });
   const landed = migrationEnd(target.qmp);
   const sent = migrationEnd(source.qmp);
