@@ -6,12 +6,12 @@
 
 import { fileURLToPath } from 'node:url';
 import { CheckpointStore } from '../src/checkpoints/page-store.js';
-import type { SnapshotDelta } from '../src/drivers/types.js';
-import { PAGE_SIZE, createPageHasher } from '../src/drivers/wasm/hash/page-hasher.js';
-import { copyPages } from '../src/drivers/wasm/replica.js';
 import { diffPageHashes } from '../src/difflog/page-diff.js';
+import type { SnapshotDelta } from '../src/drivers/types.js';
+import { createPageHasher, PAGE_SIZE } from '../src/drivers/wasm/hash/page-hasher.js';
+import { copyPages } from '../src/drivers/wasm/replica.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
-import { median, type BenchLine } from './line.js';
+import { type BenchLine, median } from './line.js';
 import { fillRandom } from './random.js';
 
 const MiB = 2 ** 20;
@@ -25,7 +25,14 @@ export async function run(): Promise<BenchLine[]> {
     const gibPages = 2 ** 30 / PAGE_SIZE;
     const sparse = new Map<number, Uint8Array>();
     for (let page = 0; page < gibPages; page += 4096) sparse.set(page, new Uint8Array(PAGE_SIZE).fill(page & 0xff));
-    const gib = checkpoints.create(computation.id, { epoch: 1, pageSize: PAGE_SIZE, pageCount: gibPages, changed: sparse, registers: {}, driverState: {} });
+    const gib = checkpoints.create(computation.id, {
+      epoch: 1,
+      pageSize: PAGE_SIZE,
+      pageCount: gibPages,
+      changed: sparse,
+      registers: {},
+      driverState: {},
+    });
     const forkMs: number[] = [];
     for (let i = 0; i < 50; i++) {
       const start = performance.now();
@@ -44,7 +51,14 @@ export async function run(): Promise<BenchLine[]> {
     hasher.hashPages(0, pageCount, base);
     const all = new Map<number, Uint8Array>();
     for (let page = 0; page < pageCount; page++) all.set(page, bytes.slice(page * PAGE_SIZE, (page + 1) * PAGE_SIZE));
-    let parent = checkpoints.create(computation.id, { epoch: 2, pageSize: PAGE_SIZE, pageCount, changed: all, registers: {}, driverState: {} });
+    let parent = checkpoints.create(computation.id, {
+      epoch: 2,
+      pageSize: PAGE_SIZE,
+      pageCount,
+      changed: all,
+      registers: {},
+      driverState: {},
+    });
     all.clear();
     const pauseMs: number[] = [];
     const digestMs: number[] = [];

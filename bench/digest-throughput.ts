@@ -2,8 +2,8 @@
 // all of guest memory, so the digest must run at a good fraction of memory speed (goal ≥ 0.4×).
 
 import { fileURLToPath } from 'node:url';
-import { DIGEST_SIZE, PAGE_SIZE, createPageHasher } from '../src/drivers/wasm/hash/page-hasher.js';
-import { median, type BenchLine } from './line.js';
+import { createPageHasher, DIGEST_SIZE, PAGE_SIZE } from '../src/drivers/wasm/hash/page-hasher.js';
+import { type BenchLine, median } from './line.js';
 import { fillRandom } from './random.js';
 
 const BYTES = 256 * 2 ** 20;

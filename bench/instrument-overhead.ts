@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { instrumentModule } from '../src/drivers/wasm/instrument/instrument.js';
 import { clangAvailable, compileC, runGuest } from '../src/drivers/wasm/instrument/testing.js';
-import { median, type BenchLine } from './line.js';
+import { type BenchLine, median } from './line.js';
 
 const EPOCH_BUDGET = 10_000_000;
 const REPS = 5;

@@ -2,7 +2,7 @@
 // ratios against a baseline measured in the same run (these machines are shared and noisy).
 // `npm run bench -- NAME…` runs only the named suites.
 
-import { formatLine, type BenchLine } from './line.js';
+import { type BenchLine, formatLine } from './line.js';
 
 const SUITES: Record<string, () => Promise<{ run: () => Promise<readonly BenchLine[]> }>> = {
   digest: () => import('./digest-throughput.js'),

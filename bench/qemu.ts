@@ -1,13 +1,14 @@
 // QEMU driver costs on real TCG guests: page diff of guest RAM vs a plain read, checkpoint and
 // rollback, the slowdown of a recording (lockstep) primary against a plain TCG run, and the clone
 // of a running guest that starts a free-running shadow.
-import { median, type BenchLine } from './line.js';
+
 import { QemuDriver } from '../src/drivers/qemu/driver.js';
 import { ensureGuest } from '../src/drivers/qemu/guest-build.js';
-import { createReplica, step, type Replica } from '../src/drivers/qemu/harness.js';
+import { createReplica, type Replica, step } from '../src/drivers/qemu/harness.js';
 import { RamFile } from '../src/drivers/qemu/ram.js';
 import type { QemuVm } from '../src/drivers/qemu/vm.js';
 import type { EpochReport, RestoreTarget } from '../src/drivers/types.js';
+import { type BenchLine, median } from './line.js';
 
 const mib256 = 256 * 2 ** 20;
 
@@ -58,7 +59,12 @@ async function memoryAndCheckpoints(): Promise<BenchLine[]> {
     const checkpointMs = performance.now() - checkpointStart;
     const report = vm.reports.at(-1)!;
     await vm.vm.kill('bench rollback');
-    const target: RestoreTarget = { epoch: delta.epoch, digest: report.digest, driverState: delta.driverState, readPage: (p) => delta.changed.get(p)! };
+    const target: RestoreTarget = {
+      epoch: delta.epoch,
+      digest: report.digest,
+      driverState: delta.driverState,
+      readPage: (p) => delta.changed.get(p)!,
+    };
     const restored = await createReplica(driver, 'bench2', 'primary', driver.profiles()[0]!, {
       limits: { memoryBytes: mib256 },
       restore: { target, log: { read: () => [], length: 0 }, catchUpTo: 0 },
@@ -114,8 +120,20 @@ async function cloneOfRunningGuest(): Promise<BenchLine[]> {
       await running;
     }
     return [
-      { name: 'qemu: clone of a running 256 MiB guest, primary pause', value: median(pauses), unit: 'ms', goal: '≤ 50', ok: median(pauses) <= 50 },
-      { name: 'qemu: clone of a running 256 MiB guest, first clone pause', value: pauses[0] ?? 0, unit: 'ms', goal: '≤ 50', ok: (pauses[0] ?? 0) <= 50 },
+      {
+        name: 'qemu: clone of a running 256 MiB guest, primary pause',
+        value: median(pauses),
+        unit: 'ms',
+        goal: '≤ 50',
+        ok: median(pauses) <= 50,
+      },
+      {
+        name: 'qemu: clone of a running 256 MiB guest, first clone pause',
+        value: pauses[0] ?? 0,
+        unit: 'ms',
+        goal: '≤ 50',
+        ok: (pauses[0] ?? 0) <= 50,
+      },
       { name: 'qemu: clone of a running 256 MiB guest, total', value: median(totals), unit: 'ms' },
       { name: 'qemu: clone, RAM file copy (part of the pause)', value: median(copies), unit: 'ms' },
       { name: 'qemu: clone, device state migration (part of the pause)', value: median(devices), unit: 'ms' },

@@ -2,8 +2,8 @@
 // count and time), and 100 shadowed computations (2 shadows each) through one manager: wall time,
 // epochs/s, peak RSS, and that none is lost.
 
-import type { BenchLine } from './line.js';
 import { call, startTestService, waitFor } from '../src/service/testing.js';
+import type { BenchLine } from './line.js';
 
 const LOAD = { connections: 8, maxRequests: 4000, maxMs: 3000 };
 const COMPUTATIONS = 100;
@@ -37,23 +37,41 @@ export async function run(): Promise<BenchLine[]> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
     const started = performance.now();
     const ids: string[] = [];
-    for (let i = 0; i < COMPUTATIONS; i++) ids.push((await call(service.url, 'POST', '/api/computations', GUEST)).body.computation.id as string);
-    await waitFor('every computation to end', () => (service.manager.counts().queued + service.manager.counts().running === 0 ? true : undefined), 600_000);
+    for (let i = 0; i < COMPUTATIONS; i++)
+      ids.push((await call(service.url, 'POST', '/api/computations', GUEST)).body.computation.id as string);
+    await waitFor(
+      'every computation to end',
+      () => (service.manager.counts().queued + service.manager.counts().running === 0 ? true : undefined),
+      600_000,
+    );
     const wallMs = performance.now() - started;
     clearInterval(sampler);
     const rows = ids.map((c) => service.store.computations.get(c));
     const succeeded = rows.filter((row) => row?.status === 'succeeded').length;
     for (const row of rows) {
-      if (row?.status !== 'succeeded') process.stderr.write(`bench service: ${row?.id} ${row?.status}: ${JSON.stringify((row?.report as { end?: string } | null)?.end ?? null)}\n`);
+      if (row?.status !== 'succeeded')
+        process.stderr.write(
+          `bench service: ${row?.id} ${row?.status}: ${JSON.stringify((row?.report as { end?: string } | null)?.end ?? null)}\n`,
+        );
     }
     const epochs = ids.reduce((sum, c) => sum + new Set(service.store.difflog.readEpochs(c).map((e) => e.epoch)).size, 0);
     return [
       { name: 'service: GET /api/computations/:id', value: Math.round(getRps), unit: 'req/s' },
       { name: 'service: GET /api/computations/:id/log (100 epochs)', value: Math.round(logRps), unit: 'req/s' },
       { name: `service: ${COMPUTATIONS} computations × 2 shadows, wall time`, value: wallMs / 1000, unit: 's' },
-      { name: `service: ${COMPUTATIONS} computations, epochs/s (concurrency ${service.manager.concurrency})`, value: epochs / (wallMs / 1000), unit: 'epochs/s' },
+      {
+        name: `service: ${COMPUTATIONS} computations, epochs/s (concurrency ${service.manager.concurrency})`,
+        value: epochs / (wallMs / 1000),
+        unit: 'epochs/s',
+      },
       { name: 'service: manager peak RSS during the run', value: Math.round(peakRss / 2 ** 20), unit: 'MiB' },
-      { name: `service: computations that succeeded of ${COMPUTATIONS}`, value: succeeded, unit: '', goal: `= ${COMPUTATIONS}`, ok: succeeded === COMPUTATIONS },
+      {
+        name: `service: computations that succeeded of ${COMPUTATIONS}`,
+        value: succeeded,
+        unit: '',
+        goal: `= ${COMPUTATIONS}`,
+        ok: succeeded === COMPUTATIONS,
+      },
     ];
   } finally {
     await service.close();

@@ -4,14 +4,14 @@
 // the guest bare (our WASI, no instrumentation, no epochs), under shadowvm with no shadow, and
 // with one shadow; and the size of the differential log against full captures.
 
-import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { createWasi, ProcExit } from '../src/drivers/wasm/wasi/index.js';
-import { DEFAULT_CONFIG, type ComputationConfig } from '../src/manager/config.js';
+import { type ComputationConfig, DEFAULT_CONFIG } from '../src/manager/config.js';
 import { launchWasm } from '../src/manager/launch.js';
 import type { ComputationReport } from '../src/manager/report.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
-import { median, type BenchLine } from './line.js';
+import { type BenchLine, median } from './line.js';
 
 const PIPELINE = fileURLToPath(new URL('../../guests/bin/pipeline.wasm', import.meta.url));
 const ARGS = ['42', '1600000'];
@@ -44,10 +44,19 @@ async function shadowed(shadows: number): Promise<{ ms: number; report: Computat
   const config: ComputationConfig = { ...DEFAULT_CONFIG, shadows };
   const start = performance.now();
   try {
-    const report = await launchWasm({ wasmPath: PIPELINE, args: ARGS, env: {}, config, store, sink: { write: () => {} }, writeLine: () => {} });
+    const report = await launchWasm({
+      wasmPath: PIPELINE,
+      args: ARGS,
+      env: {},
+      config,
+      store,
+      sink: { write: () => {} },
+      writeLine: () => {},
+    });
     const ms = performance.now() - start;
     // A timing of a run that did not finish correctly means nothing.
-    if (report.exitCode !== 0 || report.divergences.length > 0) throw new Error(`bench run ended ${report.end} with ${report.divergences.length} divergences`);
+    if (report.exitCode !== 0 || report.divergences.length > 0)
+      throw new Error(`bench run ended ${report.end} with ${report.divergences.length} divergences`);
     return { ms, report };
   } finally {
     store.close();

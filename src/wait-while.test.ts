@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { waitWhile } from './wait-while.js';
 

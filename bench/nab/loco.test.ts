@@ -23,7 +23,11 @@ test('loco: every grid point is scored, then each category with settings chosen 
   const windows: Record<string, [string, string][]> = {};
   for (const category of ['a', 'b']) {
     mkdirSync(join(dir, 'data', category), { recursive: true });
-    const rows = Array.from({ length: 400 }, (_, i) => `2020-01-01 ${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i === 300 ? 100 : 10 + (i % 3)}`);
+    const rows = Array.from(
+      { length: 400 },
+      (_, i) =>
+        `2020-01-01 ${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i === 300 ? 100 : 10 + (i % 3)}`,
+    );
     writeFileSync(join(dir, 'data', category, 's.csv'), `timestamp,value\n${rows.join('\n')}\n`);
     windows[`${category}/s.csv`] = [['2020-01-01 04:50:00.000000', '2020-01-01 05:10:00.000000']];
   }

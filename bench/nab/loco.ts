@@ -4,10 +4,10 @@
 // categories; see src/analysis/nab/loco.ts).
 
 import { z } from 'zod';
-import { isShadowvmError } from '../../src/errors.js';
 import { loadNabCorpus } from '../../src/analysis/nab/corpus.js';
-import { leaveOneCategoryOut, type Candidate } from '../../src/analysis/nab/loco.js';
+import { type Candidate, leaveOneCategoryOut } from '../../src/analysis/nab/loco.js';
 import { createDetector } from '../../src/analysis/registry.js';
+import { isShadowvmError } from '../../src/errors.js';
 import { UsageError } from './args.js';
 import { runDetector } from './run.js';
 
@@ -59,7 +59,9 @@ function main(argv: readonly string[]): void {
     const label = JSON.stringify(options);
     const run = runDetector(label, (o) => createDetector(args.detector, { ...options, ...o }), corpus);
     const r = run.results;
-    console.log(`${label}  ${r.standard.normalised.toFixed(1)} / ${r.reward_low_FP_rate.normalised.toFixed(1)} / ${r.reward_low_FN_rate.normalised.toFixed(1)}`);
+    console.log(
+      `${label}  ${r.standard.normalised.toFixed(1)} / ${r.reward_low_FP_rate.normalised.toFixed(1)} / ${r.reward_low_FN_rate.normalised.toFixed(1)}`,
+    );
     return { label, files: corpus.files.map((series, i) => ({ series, scores: run.scores[i]! })) };
   });
   console.log('\nheld-out category       standard  low-FP  low-FN  (settings chosen on the other categories)');

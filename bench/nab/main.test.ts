@@ -21,9 +21,16 @@ test('a tiny NAB-layout corpus is scored and written in NAB result layout', () =
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-nab-'));
   mkdirSync(join(dir, 'data', 'cat'), { recursive: true });
   mkdirSync(join(dir, 'labels'));
-  const rows = Array.from({ length: 400 }, (_, i) => `2020-01-01 ${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i === 300 ? 100 : 10 + (i % 3)}`);
+  const rows = Array.from(
+    { length: 400 },
+    (_, i) =>
+      `2020-01-01 ${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}:00,${i === 300 ? 100 : 10 + (i % 3)}`,
+  );
   writeFileSync(join(dir, 'data', 'cat', 's.csv'), `timestamp,value\n${rows.join('\n')}\n`);
-  writeFileSync(join(dir, 'labels', 'combined_windows.json'), JSON.stringify({ 'cat/s.csv': [['2020-01-01 04:50:00.000000', '2020-01-01 05:10:00.000000']] }));
+  writeFileSync(
+    join(dir, 'labels', 'combined_windows.json'),
+    JSON.stringify({ 'cat/s.csv': [['2020-01-01 04:50:00.000000', '2020-01-01 05:10:00.000000']] }),
+  );
   const out = join(dir, 'results');
   const result = run('--data', dir, '--out', out, '--detectors', 'robust-zscore');
   assert.equal(result.status, 0, result.stderr);

@@ -2,12 +2,12 @@
 // Runs every built-in detector (and plug-ins) over a NAB-layout directory, writes NAB-style
 // result files and prints: detector | standard | low-FP | low-FN | points/s.
 
-import { isShadowvmError } from '../../src/errors.js';
 import type { DetectorFactory } from '../../src/analysis/detector.js';
 import { loadNabCorpus } from '../../src/analysis/nab/corpus.js';
 import { createDetector, detectorNames, loadPlugin } from '../../src/analysis/registry.js';
+import { isShadowvmError } from '../../src/errors.js';
 import { parseArgs } from './args.js';
-import { runDetector, writeResults, type DetectorRun } from './run.js';
+import { type DetectorRun, runDetector, writeResults } from './run.js';
 
 function formatTable(runs: readonly DetectorRun[]): string {
   const header = ['detector', 'standard', 'low-FP', 'low-FN', 'points/s'];
@@ -19,7 +19,8 @@ function formatTable(runs: readonly DetectorRun[]): string {
     Math.round(r.pointsPerSecond).toLocaleString('en-US'),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
+  const line = (cells: readonly string[]): string =>
+    `| ${cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join(' | ')} |`;
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
 }
 

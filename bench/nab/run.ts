@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { DetectorFactory } from '../../src/analysis/detector.js';
 import type { NabCorpus, NabFile } from '../../src/analysis/nab/corpus.js';
 import { PROFILE_NAMES, type ProfileName } from '../../src/analysis/nab/profiles.js';
-import { scoreCorpus, type CorpusResult } from '../../src/analysis/nab/scorer.js';
+import { type CorpusResult, scoreCorpus } from '../../src/analysis/nab/scorer.js';
 
 export interface DetectorRun {
   readonly detector: string;
@@ -21,7 +21,10 @@ export function runDetector(detector: string, factory: DetectorFactory, corpus: 
   scoreCorpusFiles(factory, corpus);
   const { scores, elapsedNs, points } = scoreCorpusFiles(factory, corpus);
   const pairs = corpus.files.map((series, i) => ({ series, scores: scores[i]! }));
-  const results = Object.fromEntries(PROFILE_NAMES.map((p) => [p, scoreCorpus(pairs, corpus.profiles[p])])) as Record<ProfileName, CorpusResult>;
+  const results = Object.fromEntries(PROFILE_NAMES.map((p) => [p, scoreCorpus(pairs, corpus.profiles[p])])) as Record<
+    ProfileName,
+    CorpusResult
+  >;
   const seconds = Number(elapsedNs) / 1e9;
   return { detector, scores, results, pointsPerSecond: seconds > 0 ? points / seconds : Infinity };
 }

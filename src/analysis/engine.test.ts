@@ -7,12 +7,34 @@ import { gaussianNoise } from './testing.js';
 /** A primary with steady timing, a shadow whose pages start to differ at epoch 300, leaking memory. */
 function epoch(e: number, noise: number): EpochFeatures {
   const vm = (name: string, role: 'primary' | 'shadow') => ({
-    vm: name, role, epoch: e, epochWallMs: 50 + noise, wallTimeRatio: 1, instructionsPerSecond: 1e6,
-    memoryPages: 100 + 2 * e, memoryGrowthPages: 2, memoryLimitPages: 2000, syscalls: 10, extra: {},
+    vm: name,
+    role,
+    epoch: e,
+    epochWallMs: 50 + noise,
+    wallTimeRatio: 1,
+    instructionsPerSecond: 1e6,
+    memoryPages: 100 + 2 * e,
+    memoryGrowthPages: 2,
+    memoryLimitPages: 2000,
+    syscalls: 10,
+    extra: {},
   });
   return {
-    computation: 'job', epoch: e, vms: [vm('p', 'primary'), vm('s', 'shadow')],
-    pairs: [{ primary: 'p', shadow: 's', epoch: e, differingPages: e >= 300 ? 40 : 0, diffBytes: 0, outputMismatches: 0, syscallMismatches: 0, shadowLagMs: 1 }],
+    computation: 'job',
+    epoch: e,
+    vms: [vm('p', 'primary'), vm('s', 'shadow')],
+    pairs: [
+      {
+        primary: 'p',
+        shadow: 's',
+        epoch: e,
+        differingPages: e >= 300 ? 40 : 0,
+        diffBytes: 0,
+        outputMismatches: 0,
+        syscallMismatches: 0,
+        shadowLagMs: 1,
+      },
+    ],
   };
 }
 
@@ -29,7 +51,8 @@ test('the engine flags the diverging shadow, forecasts memory exhaustion, and re
     } else if (restored !== undefined) {
       assert.deepEqual(restored.observe(epoch(e, noise[e]!)), scores);
     }
-    if (e > 50 && e < 300) assert.ok(shadow.score < 0.5, `epoch ${e}: quiet before the divergence, got ${JSON.stringify(shadow.byFeature)}`);
+    if (e > 50 && e < 300)
+      assert.ok(shadow.score < 0.5, `epoch ${e}: quiet before the divergence, got ${JSON.stringify(shadow.byFeature)}`);
     if (e === 300) assert.ok((shadow.byFeature['diff.differingPages'] ?? 0) >= 0.5, 'divergence flagged at once');
     if (e === 399) {
       // memory 898 pages growing 2 per epoch, ceiling 2000: about 551 epochs left
@@ -41,13 +64,22 @@ test('the engine flags the diverging shadow, forecasts memory exhaustion, and re
 test('with free-running replicas, benign page differences are learned and a differing answer stands out', () => {
   const noise = gaussianNoise(5, 40);
   const free = (e: number, differingAnswers: number): EpochFeatures => ({
-    computation: 'free', epoch: e, vms: [],
-    pairs: [{
-      primary: 'p', shadow: 's', epoch: e,
-      // about 6% of a 32k-page guest differs between free-running twins, epoch after epoch
-      differingPages: Math.round(2000 + 60 * noise[e]!), diffBytes: 0,
-      outputMismatches: differingAnswers, syscallMismatches: 0, shadowLagMs: 1,
-    }],
+    computation: 'free',
+    epoch: e,
+    vms: [],
+    pairs: [
+      {
+        primary: 'p',
+        shadow: 's',
+        epoch: e,
+        // about 6% of a 32k-page guest differs between free-running twins, epoch after epoch
+        differingPages: Math.round(2000 + 60 * noise[e]!),
+        diffBytes: 0,
+        outputMismatches: differingAnswers,
+        syscallMismatches: 0,
+        shadowLagMs: 1,
+      },
+    ],
   });
   const exact = new AnalysisEngine();
   assert.equal(exact.observe(free(0, 0))[0]!.score, 1, 'deterministic replicas: any difference is a failure');
@@ -62,8 +94,12 @@ test('with free-running replicas, benign page differences are learned and a diff
 
 test('with free-running replicas, a page count that swings with the host stays quiet and a several-fold jump stands out', () => {
   const pages = (e: number, differingPages: number): EpochFeatures => ({
-    computation: 'free', epoch: e, vms: [],
-    pairs: [{ primary: 'p', shadow: 's', epoch: e, differingPages, diffBytes: 0, outputMismatches: 0, syscallMismatches: 0, shadowLagMs: 1 }],
+    computation: 'free',
+    epoch: e,
+    vms: [],
+    pairs: [
+      { primary: 'p', shadow: 's', epoch: e, differingPages, diffBytes: 0, outputMismatches: 0, syscallMismatches: 0, shadowLagMs: 1 },
+    ],
   });
   const drift = new AnalysisEngine({ agreement: 'drift' });
   // A clone pair measured here: three tight epochs, then the epoch after a checkpoint pause (a CI

@@ -5,9 +5,9 @@
 import { z } from 'zod';
 import type { Agreement } from '../drivers/types.js';
 import type { Detector, DetectorState, Forecaster } from './detector.js';
-import { DetectorStateError } from './errors.js';
 import { HoltForecaster } from './detectors/holt.js';
-import { pairFeatureValues, vmFeatureValues, type EpochFeatures } from './features.js';
+import { DetectorStateError } from './errors.js';
+import { type EpochFeatures, pairFeatureValues, vmFeatureValues } from './features.js';
 import { createDetector } from './registry.js';
 
 /** A detector by registry name, with its options. */

@@ -4,7 +4,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { Slot, type OnnxChannel } from './onnx-channel.js';
+import { type OnnxChannel, Slot } from './onnx-channel.js';
 
 const channel = workerData as OnnxChannel;
 const control = new Int32Array(channel.control);

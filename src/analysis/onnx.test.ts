@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OnnxDetector } from './onnx.js';
 import { OnnxModelError } from './errors.js';
+import { OnnxDetector } from './onnx.js';
 
 // A minimal protobuf writer, enough to hand-build an ONNX ModelProto for the test.
 function varint(n: number): number[] {
@@ -21,7 +21,16 @@ const str = (num: number, text: string): number[] => bytes(num, [...new TextEnco
 /** ONNX model: y = ReduceMean(Abs(x)) over all of x, x: float[1, n], opset 13. */
 function meanAbsModel(n: number): Uint8Array {
   const tensorType = (dims: readonly number[]): number[] =>
-    bytes(2, bytes(1, [...int(1, 1), ...bytes(2, dims.flatMap((d) => bytes(1, int(1, d))))]));
+    bytes(
+      2,
+      bytes(1, [
+        ...int(1, 1),
+        ...bytes(
+          2,
+          dims.flatMap((d) => bytes(1, int(1, d))),
+        ),
+      ]),
+    );
   const abs = [...str(1, 'x'), ...str(2, 'a'), ...str(4, 'Abs')];
   const mean = [...str(1, 'a'), ...str(2, 'y'), ...str(4, 'ReduceMean'), ...bytes(5, [...str(1, 'keepdims'), ...int(3, 0), ...int(20, 2)])];
   const graph = [
@@ -53,5 +62,8 @@ test('an ONNX model scoring a window becomes a Detector with identical scores af
 });
 
 test('bytes that are not an ONNX model are rejected with a one-line error', async () => {
-  await assert.rejects(OnnxDetector.create(new Uint8Array([1, 2, 3]), { window: 4 }), (e: unknown) => e instanceof OnnxModelError && !e.message.includes('\n'));
+  await assert.rejects(
+    OnnxDetector.create(new Uint8Array([1, 2, 3]), { window: 4 }),
+    (e: unknown) => e instanceof OnnxModelError && !e.message.includes('\n'),
+  );
 });

@@ -5,12 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { waitWhile } from '../wait-while.js';
 import type { Detector, DetectorState } from './detector.js';
 import { OnnxModelError } from './errors.js';
-import { Slot, type OnnxChannel } from './onnx-channel.js';
+import { type OnnxChannel, Slot } from './onnx-channel.js';
 import { RingBuffer } from './ring.js';
 import { finiteArray, parseState } from './state.js';
-import { waitWhile } from '../wait-while.js';
 
 export interface OnnxDetectorOptions {
   /** N: values per model input. The first N-1 points score 0 (no full window yet). */
@@ -43,7 +43,8 @@ export class OnnxDetector implements Detector {
 
   /** Loads the model (a path or its bytes) in a worker; rejects with OnnxModelError if unusable. */
   static async create(model: string | Uint8Array, options: OnnxDetectorOptions): Promise<OnnxDetector> {
-    if (!Number.isInteger(options.window) || options.window < 1) throw new OnnxModelError(`window must be a positive integer, got ${options.window}`);
+    if (!Number.isInteger(options.window) || options.window < 1)
+      throw new OnnxModelError(`window must be a positive integer, got ${options.window}`);
     let bytes: Uint8Array;
     try {
       bytes = typeof model === 'string' ? readFileSync(model) : model;

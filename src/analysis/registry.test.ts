@@ -10,7 +10,10 @@ const dir = mkdtempSync(join(tmpdir(), 'shadowvm-plugin-'));
 
 test('a plug-in exporting createDetector loads and scores', async () => {
   const path = join(dir, 'constant.mjs');
-  writeFileSync(path, `export function createDetector() { return { name: 'constant', update: () => 0.25, save: () => ({ detector: 'constant', data: {} }), restore() {} }; }\n`);
+  writeFileSync(
+    path,
+    `export function createDetector() { return { name: 'constant', update: () => 0.25, save: () => ({ detector: 'constant', data: {} }), restore() {} }; }\n`,
+  );
   const { name, factory } = await loadPlugin(path);
   assert.equal(name, 'constant');
   assert.equal(factory().update(42), 0.25);
@@ -24,5 +27,8 @@ test('a module without createDetector, or one that cannot import, is refused in 
 });
 
 test('an unknown detector name lists the known ones', () => {
-  assert.throws(() => createDetector('nope'), (e: unknown) => e instanceof UnknownDetectorError && e.message.includes('cusum'));
+  assert.throws(
+    () => createDetector('nope'),
+    (e: unknown) => e instanceof UnknownDetectorError && e.message.includes('cusum'),
+  );
 });

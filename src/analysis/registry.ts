@@ -5,8 +5,6 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { Detector, DetectorFactory } from './detector.js';
-import { DetectorPluginError, UnknownDetectorError } from './errors.js';
-import { parseOptions } from './state.js';
 import { CusumDetector } from './detectors/cusum.js';
 import { DivergenceDetector } from './detectors/divergence.js';
 import { EnsembleDetector } from './detectors/ensemble.js';
@@ -15,6 +13,8 @@ import { HoltForecaster } from './detectors/holt.js';
 import { NoveltyDetector } from './detectors/novelty.js';
 import { RegimeDetector } from './detectors/regime.js';
 import { RobustZScoreDetector } from './detectors/robust-zscore.js';
+import { DetectorPluginError, UnknownDetectorError } from './errors.js';
+import { parseOptions } from './state.js';
 
 const memberSpec = z.union([z.string(), z.object({ name: z.string(), options: z.record(z.string(), z.unknown()).optional() })]);
 const ensembleOptions = z
@@ -87,7 +87,8 @@ export async function loadPlugin(path: string): Promise<{ name: string; factory:
   } catch (error) {
     throw new DetectorPluginError(path, `createDetector() threw: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!isDetector(sample)) throw new DetectorPluginError(path, 'createDetector() must return an object with name, update, save and restore');
+  if (!isDetector(sample))
+    throw new DetectorPluginError(path, 'createDetector() must return an object with name, update, save and restore');
   const factory = create as DetectorFactory;
   return { name: sample.name, factory };
 }

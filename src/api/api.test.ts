@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { call, startTestService, type TestService, waitFor } from '../service/testing.js';
 import { ROUTES } from './schemas.js';
-import { call, startTestService, waitFor, type TestService } from '../service/testing.js';
 
 const SPIN = { guest: 'spin.wasm', shadows: 2, profiles: ['thread/v8'], epochEvents: 2_000_000, maxEpochs: 600 };
 
@@ -55,7 +55,11 @@ describe('REST API', () => {
     assert.ok(log.body.stats.epochs >= 1);
 
     for (const path of ['checkpoints', 'predictions', 'interventions']) {
-      const got = await call(service.url, 'GET', `/api/computations/${finishedId}/${path}?${path === 'checkpoints' ? '' : 'from=0&to=100'}`);
+      const got = await call(
+        service.url,
+        'GET',
+        `/api/computations/${finishedId}/${path}?${path === 'checkpoints' ? '' : 'from=0&to=100'}`,
+      );
       assert.equal(got.status, 200, path);
       assert.ok(Array.isArray(got.body.items), path);
     }
@@ -67,18 +71,29 @@ describe('REST API', () => {
   test('run-time control: inject a fault, see the rollback, change the policy, roll back, cancel', async () => {
     const created = await call(service.url, 'POST', '/api/computations', SPIN);
     spinId = created.body.computation.id;
-    await waitFor('epoch 3', async () => ((await call(service.url, 'GET', `/api/computations/${spinId}`)).body.live?.epoch >= 3 ? true : undefined));
+    await waitFor('epoch 3', async () =>
+      (await call(service.url, 'GET', `/api/computations/${spinId}`)).body.live?.epoch >= 3 ? true : undefined,
+    );
 
-    const injected = await call(service.url, 'POST', `/api/computations/${spinId}/faults`, { target: 'primary', fault: { kind: 'bitflip', bit: 3 } });
+    const injected = await call(service.url, 'POST', `/api/computations/${spinId}/faults`, {
+      target: 'primary',
+      fault: { kind: 'bitflip', bit: 3 },
+    });
     assert.equal(injected.status, 202);
     assert.equal(injected.body.fault.kind, 'bitflip');
     assert.equal(typeof injected.body.fault.address, 'number');
     const rollback = await waitFor('the vote and rollback', async () => {
-      const events = (await call(service.url, 'GET', `/api/computations/${spinId}/interventions`)).body.items as { kind: string; reason: string }[];
+      const events = (await call(service.url, 'GET', `/api/computations/${spinId}/interventions`)).body.items as {
+        kind: string;
+        reason: string;
+      }[];
       return events.find((e) => e.kind === 'rollback' && /primary diverged/.test(e.reason));
     });
     assert.match(rollback.reason, /^rollback of the primary to/);
-    const divergences = (await call(service.url, 'GET', `/api/computations/${spinId}/log`)).body.divergences as { kind: string; vmId: string }[];
+    const divergences = (await call(service.url, 'GET', `/api/computations/${spinId}/log`)).body.divergences as {
+      kind: string;
+      vmId: string;
+    }[];
     assert.ok(divergences.some((d) => d.kind === 'pages'));
 
     const policy = await call(service.url, 'PUT', `/api/computations/${spinId}/policy`, {
@@ -86,7 +101,10 @@ describe('REST API', () => {
     });
     assert.equal(policy.status, 200);
     assert.equal(policy.body.source, 'body.policy');
-    assert.deepEqual(policy.body.policy.defaults.levels.map((l: { enter: number }) => l.enter), [0.4]);
+    assert.deepEqual(
+      policy.body.policy.defaults.levels.map((l: { enter: number }) => l.enter),
+      [0.4],
+    );
     const thresholds = await waitFor('thresholds from the new policy', async () => {
       const got = await call(service.url, 'GET', `/api/computations/${spinId}/policy`);
       const levels = Object.values(got.body.thresholds as Record<string, { enter: number }[]>)[0];
@@ -97,7 +115,10 @@ describe('REST API', () => {
     const manual = await call(service.url, 'POST', `/api/computations/${spinId}/rollback`, { reason: 'operator test' });
     assert.equal(manual.status, 202);
     await waitFor('the manual rollback', async () => {
-      const events = (await call(service.url, 'GET', `/api/computations/${spinId}/interventions`)).body.items as { kind: string; reason: string }[];
+      const events = (await call(service.url, 'GET', `/api/computations/${spinId}/interventions`)).body.items as {
+        kind: string;
+        reason: string;
+      }[];
       return events.find((e) => e.kind === 'rollback' && e.reason.includes('operator test'));
     });
 
@@ -120,8 +141,18 @@ describe('REST API', () => {
       ['POST', '/api/computations', { guest: 'spin.wasm', colour: 'red' }, /^body: .*colour/],
       ['POST', '/api/computations', { guest: '../../package.json' }, /escapes the guests directory|no such file/],
       ['POST', '/api/computations', { guest: '/etc/passwd' }, /must be a relative path/],
-      ['POST', '/api/computations', { guest: 'spin.wasm', shadows: 1, faults: [{ target: 'shadow2', epoch: 2, fault: { kind: 'bitflip', bit: 1 } }] }, /^body\.faults\.0\.target: /],
-      ['POST', '/api/computations', { guest: 'spin.wasm', policy: { levels: [{ name: 'x', enter: 2, exit: 0.1 }] } }, /^body\.policy: levels\[0\]\.enter/],
+      [
+        'POST',
+        '/api/computations',
+        { guest: 'spin.wasm', shadows: 1, faults: [{ target: 'shadow2', epoch: 2, fault: { kind: 'bitflip', bit: 1 } }] },
+        /^body\.faults\.0\.target: /,
+      ],
+      [
+        'POST',
+        '/api/computations',
+        { guest: 'spin.wasm', policy: { levels: [{ name: 'x', enter: 2, exit: 0.1 }] } },
+        /^body\.policy: levels\[0\]\.enter/,
+      ],
       ['GET', '/api/computations?limit=abc', undefined, /^query\.limit: /],
       ['POST', `/api/computations/${finishedId}/faults`, { target: 'primary', fault: { kind: 'bitflip', bit: 9 } }, /^body\.fault\.bit: /],
       ['PUT', `/api/computations/${finishedId}/policy`, {}, /^body\.policy: /],
@@ -140,7 +171,14 @@ describe('REST API', () => {
     let checked = 0;
     for (const spec of Object.values(ROUTES)) {
       if (!spec.url.includes(':id')) continue;
-      const body = spec.method === 'GET' ? undefined : spec.url.endsWith('/faults') ? { target: 'primary', fault: { kind: 'bitflip', bit: 1 } } : spec.url.endsWith('/policy') ? { policy: {} } : {};
+      const body =
+        spec.method === 'GET'
+          ? undefined
+          : spec.url.endsWith('/faults')
+            ? { target: 'primary', fault: { kind: 'bitflip', bit: 1 } }
+            : spec.url.endsWith('/policy')
+              ? { policy: {} }
+              : {};
       const got = await call(service.url, spec.method, spec.url.replace(':id', unknown), body);
       assert.equal(got.status, 404, `${spec.method} ${spec.url}`);
       assert.equal(got.body.code, 'computation-not-found');
@@ -156,7 +194,15 @@ describe('REST API', () => {
     const got = await call(service.url, 'GET', '/metrics');
     assert.equal(got.status, 200);
     const text = got.body as string;
-    for (const name of ['shadowvm_epochs_total', 'shadowvm_diff_pages_total', 'shadowvm_drift_score', 'shadowvm_predictions_total', 'shadowvm_interventions_total', 'shadowvm_lag_ms', 'shadowvm_digest_overhead_ratio']) {
+    for (const name of [
+      'shadowvm_epochs_total',
+      'shadowvm_diff_pages_total',
+      'shadowvm_drift_score',
+      'shadowvm_predictions_total',
+      'shadowvm_interventions_total',
+      'shadowvm_lag_ms',
+      'shadowvm_digest_overhead_ratio',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     assert.match(text, new RegExp(`shadowvm_epochs_total\\{computation="${spinId}"\\} \\d+`));

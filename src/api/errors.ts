@@ -36,5 +36,7 @@ export function errorHandler(error: FastifyError | Error, request: FastifyReques
 }
 
 export function notFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
-  void reply.code(404).send({ code: 'not-found', message: `no route ${request.method} ${request.url.split('?')[0]}; /openapi.json lists the routes` });
+  void reply
+    .code(404)
+    .send({ code: 'not-found', message: `no route ${request.method} ${request.url.split('?')[0]}; /openapi.json lists the routes` });
 }

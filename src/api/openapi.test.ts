@@ -18,8 +18,9 @@ function resolvePointer(document: Node, ref: string): unknown {
 }
 
 function walk(node: unknown, visit: (node: Node, path: string) => void, path = '#'): void {
-  if (Array.isArray(node)) node.forEach((item, i) => walk(item, visit, `${path}/${i}`));
-  else if (node && typeof node === 'object') {
+  if (Array.isArray(node)) {
+    for (const [i, item] of node.entries()) walk(item, visit, `${path}/${i}`);
+  } else if (node && typeof node === 'object') {
     visit(node as Node, path);
     for (const [key, value] of Object.entries(node)) walk(value, visit, `${path}/${key}`);
   }
@@ -54,7 +55,11 @@ test('the OpenAPI document is 3.1, complete and self-contained', () => {
     }
     if ('type' in node && at.includes('/schema')) {
       const types = Array.isArray(node.type) ? node.type : [node.type];
-      for (const type of types) assert.ok(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(type as string), `${at}: type ${String(type)}`);
+      for (const type of types)
+        assert.ok(
+          ['object', 'array', 'string', 'number', 'integer', 'boolean', 'null'].includes(type as string),
+          `${at}: type ${String(type)}`,
+        );
     }
   });
   assert.ok(refs > 0);

@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document, built from the route table: what /openapi.json serves.
 
-import { EXTRA_PATHS, ErrorSchema, ROUTES, type RouteSpec } from './schemas.js';
-import { toJsonSchema, type JsonSchema } from './json-schema.js';
+import { type JsonSchema, toJsonSchema } from './json-schema.js';
+import { ErrorSchema, EXTRA_PATHS, ROUTES, type RouteSpec } from './schemas.js';
 
 function parameters(where: 'path' | 'query', schema: RouteSpec['params']): JsonSchema[] {
   if (!schema) return [];
@@ -30,17 +30,28 @@ export function openApiDocument(version: string): JsonSchema {
       summary: spec.summary,
       parameters: [...parameters('path', spec.params), ...parameters('query', spec.query)],
       responses: {
-        [String(spec.status)]: { description: spec.summary, content: { 'application/json': { schema: toJsonSchema(spec.response, 'output') } } },
+        [String(spec.status)]: {
+          description: spec.summary,
+          content: { 'application/json': { schema: toJsonSchema(spec.response, 'output') } },
+        },
         '400': errorResponse('a parameter or the body does not match the schema; the message names the field'),
         '401': errorResponse('missing or wrong bearer token'),
         ...(spec.params ? { '404': errorResponse('no such computation') } : {}),
       },
     };
-    if (spec.body) operation.requestBody = { required: true, content: { 'application/json': { schema: toJsonSchema(spec.body, 'input') } } };
-    (paths[path] ??= {})[spec.method.toLowerCase()] = operation;
+    if (spec.body)
+      operation.requestBody = { required: true, content: { 'application/json': { schema: toJsonSchema(spec.body, 'input') } } };
+    paths[path] ??= {};
+    paths[path][spec.method.toLowerCase()] = operation;
   }
   for (const [path, extra] of Object.entries(EXTRA_PATHS)) {
-    paths[path] = { get: { summary: extra.summary, operationId: path.replace(/\W/g, '') || 'root', responses: { '200': { description: extra.summary, content: { [extra.contentType]: {} } } } } };
+    paths[path] = {
+      get: {
+        summary: extra.summary,
+        operationId: path.replace(/\W/g, '') || 'root',
+        responses: { '200': { description: extra.summary, content: { [extra.contentType]: {} } } },
+      },
+    };
   }
   return {
     openapi: '3.1.0',

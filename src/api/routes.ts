@@ -7,7 +7,17 @@ import type { Manager } from '../service/manager.js';
 import { toJsonSchema } from './json-schema.js';
 import { ROUTES, type RouteId, type RouteSpec } from './schemas.js';
 import { registerSchema, zodValidatorCompiler } from './validation.js';
-import { checkpointsView, computationView, inRange, logPage, policyFrom, policyView, requireComputation, startRequestFrom, vmsView } from './views.js';
+import {
+  checkpointsView,
+  computationView,
+  inRange,
+  logPage,
+  policyFrom,
+  policyView,
+  requireComputation,
+  startRequestFrom,
+  vmsView,
+} from './views.js';
 
 type Part<S, K extends keyof RouteSpec> = S extends { readonly [P in K]: infer T extends z.ZodType } ? z.output<T> : undefined;
 
@@ -28,7 +38,9 @@ function handlers(manager: Manager): Handlers {
       return { computation: computationView(manager, row), eventId };
     },
     listComputations: ({ query }) => ({
-      items: store.computations.list({ ...(query.status ? { status: query.status } : {}), limit: query.limit, offset: query.offset }).map((row) => computationView(manager, row)),
+      items: store.computations
+        .list({ ...(query.status ? { status: query.status } : {}), limit: query.limit, offset: query.offset })
+        .map((row) => computationView(manager, row)),
       counts: manager.counts(),
       concurrency: manager.concurrency,
     }),

@@ -7,7 +7,10 @@ import { COMPUTATION_STATUSES } from '../store/types.js';
 
 const computationId = z.string().regex(/^c-[a-z0-9]{10}$/, 'must be a computation id like c-0123456789');
 
-export const ErrorSchema = z.object({ code: z.string().describe('stable machine-readable code'), message: z.string().describe('one line for people') });
+export const ErrorSchema = z.object({
+  code: z.string().describe('stable machine-readable code'),
+  message: z.string().describe('one line for people'),
+});
 
 const count = (max: number) => z.coerce.number().int().min(0).max(max);
 
@@ -27,15 +30,24 @@ const PlannedFaultSchema = z.strictObject({
 });
 
 /** A policy as a document (the policy file's mapping) or as YAML/JSON text. */
-const PolicyInputSchema = z.union([z.string(), z.record(z.string(), z.unknown())]).describe('policy file content: YAML/JSON text or the mapping itself');
+const PolicyInputSchema = z
+  .union([z.string(), z.record(z.string(), z.unknown())])
+  .describe('policy file content: YAML/JSON text or the mapping itself');
 
 export const CreateComputationSchema = z.strictObject({
   guest: z.string().min(1).describe("guest module path, relative to the server's guests directory"),
   args: z.array(z.string()).max(256).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
-  stdin: z.string().max(64 * 2 ** 20).optional().describe("the primary's whole stdin (text)"),
+  stdin: z
+    .string()
+    .max(64 * 2 ** 20)
+    .optional()
+    .describe("the primary's whole stdin (text)"),
   shadows: z.number().int().min(0).max(16).default(2),
-  profiles: z.array(z.string()).default([]).describe('diversity profile of each shadow in turn (thread/v8, process/liftoff, process/turbofan)'),
+  profiles: z
+    .array(z.string())
+    .default([])
+    .describe('diversity profile of each shadow in turn (thread/v8, process/liftoff, process/turbofan)'),
   epochEvents: z.number().int().min(0).optional(),
   epochSyscalls: z.number().int().min(0).optional(),
   epochMs: z.number().min(0).optional(),
@@ -186,49 +198,146 @@ function route<const T extends RouteSpec>(spec: T): T {
 
 /** The API; keys are the OpenAPI operation ids. */
 export const ROUTES = {
-  createComputation: route({ method: 'POST', url: '/api/computations', summary: 'Queue a computation (it starts when a slot is free)', body: CreateComputationSchema, status: 202, response: z.object({ computation: ComputationSchema, eventId: z.number().int().describe('last event id before it: resume /events from here') }) }),
+  createComputation: route({
+    method: 'POST',
+    url: '/api/computations',
+    summary: 'Queue a computation (it starts when a slot is free)',
+    body: CreateComputationSchema,
+    status: 202,
+    response: z.object({
+      computation: ComputationSchema,
+      eventId: z.number().int().describe('last event id before it: resume /events from here'),
+    }),
+  }),
   listComputations: route({
     method: 'GET',
     url: '/api/computations',
     summary: 'Computations, newest first, with the queue counts',
-    query: z.strictObject({ status: z.enum(COMPUTATION_STATUSES).optional(), limit: count(1000).default(50), offset: count(1e9).default(0) }),
+    query: z.strictObject({
+      status: z.enum(COMPUTATION_STATUSES).optional(),
+      limit: count(1000).default(50),
+      offset: count(1e9).default(0),
+    }),
     status: 200,
     response: z.object({ items: z.array(ComputationSchema), counts: CountsSchema, concurrency: z.number().int() }),
   }),
-  getComputation: route({ method: 'GET', url: '/api/computations/:id', summary: 'One computation, its report and live state', params: IdParams, status: 200, response: ComputationSchema }),
-  cancelComputation: route({ method: 'POST', url: '/api/computations/:id/cancel', summary: 'Cancel a queued or running computation', params: IdParams, body: z.strictObject({ reason: z.string().max(500).default('cancelled by an operator') }).default({ reason: 'cancelled by an operator' }), status: 202, response: z.object({ ok: z.literal(true) }) }),
-  listVms: route({ method: 'GET', url: '/api/computations/:id/vms', summary: 'VMs of a computation (every generation) and their state', params: IdParams, status: 200, response: z.object({ items: z.array(VmSchema) }) }),
+  getComputation: route({
+    method: 'GET',
+    url: '/api/computations/:id',
+    summary: 'One computation, its report and live state',
+    params: IdParams,
+    status: 200,
+    response: ComputationSchema,
+  }),
+  cancelComputation: route({
+    method: 'POST',
+    url: '/api/computations/:id/cancel',
+    summary: 'Cancel a queued or running computation',
+    params: IdParams,
+    body: z
+      .strictObject({ reason: z.string().max(500).default('cancelled by an operator') })
+      .default({ reason: 'cancelled by an operator' }),
+    status: 202,
+    response: z.object({ ok: z.literal(true) }),
+  }),
+  listVms: route({
+    method: 'GET',
+    url: '/api/computations/:id/vms',
+    summary: 'VMs of a computation (every generation) and their state',
+    params: IdParams,
+    status: 200,
+    response: z.object({ items: z.array(VmSchema) }),
+  }),
   readLog: route({
     method: 'GET',
     url: '/api/computations/:id/log',
     summary: 'Differential log by epoch range, `limit` epochs per page',
     params: IdParams,
-    query: z.strictObject({ from: count(1e9).optional(), to: count(1e9).optional(), limit: z.coerce.number().int().min(1).max(10_000).default(500) }),
+    query: z.strictObject({
+      from: count(1e9).optional(),
+      to: count(1e9).optional(),
+      limit: z.coerce.number().int().min(1).max(10_000).default(500),
+    }),
     status: 200,
     response: LogPageSchema,
   }),
-  listCheckpoints: route({ method: 'GET', url: '/api/computations/:id/checkpoints', summary: 'Checkpoints, oldest first, with verified marks', params: IdParams, status: 200, response: z.object({ items: z.array(CheckpointSchema) }) }),
-  listPredictions: route({ method: 'GET', url: '/api/computations/:id/predictions', summary: 'Failure predictions by epoch range', params: IdParams, query: RangeQuery, status: 200, response: z.object({ items: z.array(PredictionSchema) }) }),
-  listInterventions: route({ method: 'GET', url: '/api/computations/:id/interventions', summary: 'Audit trail: interventions and events, oldest first', params: IdParams, query: RangeQuery, status: 200, response: z.object({ items: z.array(InterventionSchema) }) }),
-  requestRollback: route({ method: 'POST', url: '/api/computations/:id/rollback', summary: 'Roll the primary back to its last verified checkpoint at the next barrier', params: IdParams, body: z.strictObject({ reason: z.string().min(1).max(500).default('manual rollback by an operator') }).default({ reason: 'manual rollback by an operator' }), status: 202, response: z.object({ ok: z.literal(true) }) }),
+  listCheckpoints: route({
+    method: 'GET',
+    url: '/api/computations/:id/checkpoints',
+    summary: 'Checkpoints, oldest first, with verified marks',
+    params: IdParams,
+    status: 200,
+    response: z.object({ items: z.array(CheckpointSchema) }),
+  }),
+  listPredictions: route({
+    method: 'GET',
+    url: '/api/computations/:id/predictions',
+    summary: 'Failure predictions by epoch range',
+    params: IdParams,
+    query: RangeQuery,
+    status: 200,
+    response: z.object({ items: z.array(PredictionSchema) }),
+  }),
+  listInterventions: route({
+    method: 'GET',
+    url: '/api/computations/:id/interventions',
+    summary: 'Audit trail: interventions and events, oldest first',
+    params: IdParams,
+    query: RangeQuery,
+    status: 200,
+    response: z.object({ items: z.array(InterventionSchema) }),
+  }),
+  requestRollback: route({
+    method: 'POST',
+    url: '/api/computations/:id/rollback',
+    summary: 'Roll the primary back to its last verified checkpoint at the next barrier',
+    params: IdParams,
+    body: z
+      .strictObject({ reason: z.string().min(1).max(500).default('manual rollback by an operator') })
+      .default({ reason: 'manual rollback by an operator' }),
+    status: 202,
+    response: z.object({ ok: z.literal(true) }),
+  }),
   injectFault: route({
     method: 'POST',
     url: '/api/computations/:id/faults',
-    summary: "Inject a fault into a replica at the end of its next epoch",
+    summary: 'Inject a fault into a replica at the end of its next epoch',
     params: IdParams,
-    body: z.strictObject({ target: z.string().regex(/^(primary|shadow[1-9][0-9]*)$/, 'must be primary, shadow1, shadow2…'), fault: FaultSchema }),
+    body: z.strictObject({
+      target: z.string().regex(/^(primary|shadow[1-9][0-9]*)$/, 'must be primary, shadow1, shadow2…'),
+      fault: FaultSchema,
+    }),
     status: 202,
     response: z.object({ target: z.string(), fault: z.unknown() }),
   }),
-  getPolicy: route({ method: 'GET', url: '/api/computations/:id/policy', summary: 'Thresholds and interventions in force', params: IdParams, status: 200, response: PolicyViewSchema }),
-  setPolicy: route({ method: 'PUT', url: '/api/computations/:id/policy', summary: 'Replace thresholds and interventions at run time', params: IdParams, body: z.strictObject({ policy: PolicyInputSchema }), status: 200, response: PolicyViewSchema }),
+  getPolicy: route({
+    method: 'GET',
+    url: '/api/computations/:id/policy',
+    summary: 'Thresholds and interventions in force',
+    params: IdParams,
+    status: 200,
+    response: PolicyViewSchema,
+  }),
+  setPolicy: route({
+    method: 'PUT',
+    url: '/api/computations/:id/policy',
+    summary: 'Replace thresholds and interventions at run time',
+    params: IdParams,
+    body: z.strictObject({ policy: PolicyInputSchema }),
+    status: 200,
+    response: PolicyViewSchema,
+  }),
 } as const;
 
 export type RouteId = keyof typeof ROUTES;
 
 /** Routes outside the JSON table, listed in the OpenAPI document too. */
 export const EXTRA_PATHS = {
-  '/events': { summary: 'Server-Sent Events: status, epoch, divergence, score, prediction, intervention, event, output, end; resume with Last-Event-ID', contentType: 'text/event-stream' },
+  '/events': {
+    summary:
+      'Server-Sent Events: status, epoch, divergence, score, prediction, intervention, event, output, end; resume with Last-Event-ID',
+    contentType: 'text/event-stream',
+  },
   '/metrics': { summary: 'Prometheus metrics per computation and VM', contentType: 'text/plain' },
   '/openapi.json': { summary: 'This document', contentType: 'application/json' },
 } as const;

@@ -7,8 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ServiceEvent } from '../service/event-bus.js';
 import type { Manager } from '../service/manager.js';
-import { registerSchema } from './validation.js';
 import { toJsonSchema } from './json-schema.js';
+import { registerSchema } from './validation.js';
 
 const EventsQuery = z.strictObject({
   computation: z.string().optional().describe('only events of this computation'),
@@ -31,7 +31,12 @@ export function registerEvents(app: FastifyInstance, manager: Manager): void {
     const wanted = (event: ServiceEvent) => query.computation === undefined || event.computationId === query.computation;
     reply.hijack();
     const out = reply.raw;
-    out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    out.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     out.write(`retry: 1000\n: shadowvm events, last id ${manager.bus.lastId()}\n\n`);
     if (lastId !== undefined) {
       const { events, complete } = manager.bus.since(lastId);

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { readSse, type SseFrame } from './sse-client.js';
 import { call, startTestService, type TestService } from '../service/testing.js';
+import { readSse, type SseFrame } from './sse-client.js';
 
 let service: TestService;
 before(async () => {
@@ -30,16 +30,29 @@ async function framesUntilEnd(url: string, headers: Record<string, string> = {})
 }
 
 test('SSE streams a computation live and resumes from Last-Event-ID', async () => {
-  const created = await call(service.url, 'POST', '/api/computations', { guest: 'pipeline.wasm', args: ['7', '1000'], shadows: 2, profiles: ['thread/v8'], epochEvents: 1_000_000 });
+  const created = await call(service.url, 'POST', '/api/computations', {
+    guest: 'pipeline.wasm',
+    args: ['7', '1000'],
+    shadows: 2,
+    profiles: ['thread/v8'],
+    epochEvents: 1_000_000,
+  });
   assert.equal(created.status, 202);
   const { id } = created.body.computation;
   const live = await framesUntilEnd(`${service.url}/events?computation=${id}&lastEventId=${created.body.eventId}`);
   const types = new Set(live.map((f) => f.event));
   for (const type of ['status', 'epoch', 'score', 'output', 'end']) assert.ok(types.has(type), `saw ${type}`);
   const ids = live.map((f) => f.id as number);
-  assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'ids only grow');
+  assert.deepEqual(
+    ids,
+    [...ids].sort((a, b) => a - b),
+    'ids only grow',
+  );
   assert.ok(live.every((f) => JSON.parse(f.data).computationId === id));
-  const output = live.filter((f) => f.event === 'output').map((f) => Buffer.from(JSON.parse(f.data).base64, 'base64').toString()).join('');
+  const output = live
+    .filter((f) => f.event === 'output')
+    .map((f) => Buffer.from(JSON.parse(f.data).base64, 'base64').toString())
+    .join('');
   assert.match(output, /sha256 83b9f5dad89820cfddfeeef8e5e71a12b0dfd6368f7d74c6f6f76dcb77577af4/);
 
   // A client that dropped after the middle frame resumes from it (header form of Last-Event-ID).

@@ -1,8 +1,8 @@
 // What the API returns, built from the store and the live manager. Pure reads; no HTTP here, so
 // the CLI client can expect exactly these shapes.
 
-import { DEFAULT_CONFIG, type ComputationConfig } from '../manager/config.js';
-import { parsePolicy, type Policy } from '../policy/index.js';
+import { type ComputationConfig, DEFAULT_CONFIG } from '../manager/config.js';
+import { type Policy, parsePolicy } from '../policy/index.js';
 import type { Manager, StartRequest } from '../service/manager.js';
 import { ComputationNotFoundError } from '../store/errors.js';
 import type { Computation, Store } from '../store/types.js';
@@ -24,7 +24,9 @@ export function startRequestFrom(body: CreateComputationBody): StartRequest {
   body.faults.forEach((fault, i) => {
     const index = fault.target === 'primary' ? 0 : Number(fault.target.slice('shadow'.length));
     if (index > body.shadows) {
-      throw new RequestValidationError('body', [{ code: 'custom', path: ['faults', i, 'target'], message: `the computation has ${body.shadows} shadow(s)`, input: fault.target }]);
+      throw new RequestValidationError('body', [
+        { code: 'custom', path: ['faults', i, 'target'], message: `the computation has ${body.shadows} shadow(s)`, input: fault.target },
+      ]);
     }
   });
   const config: ComputationConfig = {
@@ -103,7 +105,10 @@ export function logPage(store: Store, id: string, query: { from?: number; to?: n
         epoch: record.epoch,
         verified: record.verified,
         vms: Object.fromEntries(
-          Object.entries(record.metrics).map(([vm, m]) => [vm, { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) }]),
+          Object.entries(record.metrics).map(([vm, m]) => [
+            vm,
+            { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) },
+          ]),
         ),
       })),
     divergences,

@@ -2,10 +2,7 @@ import { ShadowvmError } from '../errors.js';
 
 export class PageOutOfRangeError extends ShadowvmError {
   constructor(checkpointId: string, page: number, pageCount: number) {
-    super(
-      'page-out-of-range',
-      `page ${page} is outside checkpoint ${checkpointId} (${pageCount} pages); read pages below its page count`,
-    );
+    super('page-out-of-range', `page ${page} is outside checkpoint ${checkpointId} (${pageCount} pages); read pages below its page count`);
   }
 }
 

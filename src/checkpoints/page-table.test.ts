@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { CHUNK_PAGES, PageTable } from './page-table.js';
 
 const GIB_OF_PAGES = (1 << 30) / 4096;
@@ -13,7 +13,10 @@ function full(pageCount: number): PageTable {
 
 test('a derived table shares every chunk it does not change', () => {
   const base = full(GIB_OF_PAGES);
-  const child = base.with(GIB_OF_PAGES, [[5, 99], [CHUNK_PAGES * 100 + 3, 42]]);
+  const child = base.with(GIB_OF_PAGES, [
+    [5, 99],
+    [CHUNK_PAGES * 100 + 3, 42],
+  ]);
   const shared = child.chunks.filter((chunk, i) => chunk === base.chunks[i]).length;
   assert.equal(shared, base.chunks.length - 2);
   assert.equal(child.get(5), 99);

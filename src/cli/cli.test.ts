@@ -15,7 +15,12 @@ const store = join(dir, 'cli.db');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function shadowvm(args: string[], input = '') {
-  const result = spawnSync(process.execPath, [main, ...args], { input, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SHADOWVM_STORE: store } });
+  const result = spawnSync(process.execPath, [main, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, SHADOWVM_STORE: store },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -44,12 +49,28 @@ test('run behaves like the guest alone: stdin in, stdout out, exit code back', (
 test('a bit flip in the primary is reported, rolled back, and the output is still right', () => {
   const clean = shadowvm(['run', guest('pipeline'), '--quiet', '--shadows', '0', '--', '9', '20000']);
   const reportFile = join(dir, 'report.json');
-  const faulted = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--inject-bitflip', 'primary@epoch=3', '--report', reportFile, '--', '9', '20000']);
+  const faulted = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--epoch-events',
+    '300000',
+    '--inject-bitflip',
+    'primary@epoch=3',
+    '--report',
+    reportFile,
+    '--',
+    '9',
+    '20000',
+  ]);
   assert.equal(faulted.code, 0, faulted.stderr);
   assert.equal(faulted.stdout, clean.stdout);
   assert.match(faulted.stderr, /epoch 3: vote: the primary diverged/);
   assert.match(faulted.stderr, /rollback of the primary/);
-  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { divergences: { epoch: number }[]; rollbacks: unknown[]; replicas: { profile: string }[] };
+  const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
+    divergences: { epoch: number }[];
+    rollbacks: unknown[];
+    replicas: { profile: string }[];
+  };
   assert.equal(report.divergences[0]?.epoch, 3);
   assert.equal(report.rollbacks.length, 1);
   assert.ok(report.replicas.every((r) => typeof r.profile === 'string'));
@@ -57,8 +78,23 @@ test('a bit flip in the primary is reported, rolled back, and the output is stil
 
 test('a shadow on another profile that diverges is attributed to the dimensions it differs in', () => {
   const reportFile = join(dir, 'attribution.json');
-  const run = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--shadows', '2', '--profiles', 'thread/v8,process/liftoff',
-    '--inject-bitflip', 'shadow2@epoch=3', '--report', reportFile, '--', '9', '20000']);
+  const run = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--epoch-events',
+    '300000',
+    '--shadows',
+    '2',
+    '--profiles',
+    'thread/v8,process/liftoff',
+    '--inject-bitflip',
+    'shadow2@epoch=3',
+    '--report',
+    reportFile,
+    '--',
+    '9',
+    '20000',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   type Blame = { vm: string; profile: string; epochs: number[]; basis: string; reference: string; differsIn: { dimension: string }[] };
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: Blame[] };
@@ -69,15 +105,36 @@ test('a shadow on another profile that diverges is attributed to the dimensions 
   assert.deepEqual(blamed?.epochs, [3]);
   assert.equal(blamed?.basis, 'vote');
   assert.equal(blamed?.reference, 'thread/v8');
-  assert.deepEqual(blamed?.differsIn.map((d) => d.dimension), ['host', 'tiers']);
-  assert.match(run.stderr, /shadow2 \(process\/liftoff\) outvoted at epoch 3; its profile differs from thread\/v8 in host \(child-process vs worker-thread\)/);
+  assert.deepEqual(
+    blamed?.differsIn.map((d) => d.dimension),
+    ['host', 'tiers'],
+  );
+  assert.match(
+    run.stderr,
+    /shadow2 \(process\/liftoff\) outvoted at epoch 3; its profile differs from thread\/v8 in host \(child-process vs worker-thread\)/,
+  );
 
   // The primary outvoted by its shadows, compared with the first of that majority (shadow1, on
   // the primary's own profile): the configuration is not the cause.
-  const primaryFault = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--inject-bitflip', 'primary@epoch=3', '--report', reportFile, '--', '9', '20000']);
+  const primaryFault = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--epoch-events',
+    '300000',
+    '--inject-bitflip',
+    'primary@epoch=3',
+    '--report',
+    reportFile,
+    '--',
+    '9',
+    '20000',
+  ]);
   assert.equal(primaryFault.code, 0, primaryFault.stderr);
   const primaryReport = JSON.parse(readFileSync(reportFile, 'utf8')) as { attribution: Blame[] };
-  assert.deepEqual(primaryReport.attribution.map((a) => [a.vm.replace(/^.*\//, ''), a.basis, a.differsIn.length]), [['primary', 'vote', 0]]);
+  assert.deepEqual(
+    primaryReport.attribution.map((a) => [a.vm.replace(/^.*\//, ''), a.basis, a.differsIn.length]),
+    [['primary', 'vote', 0]],
+  );
 });
 
 test('bad inputs give one clear line and a non-zero exit, and the store stays intact', () => {

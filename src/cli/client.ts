@@ -4,14 +4,14 @@
 
 import { writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { readSse } from '../api/sse-client.js';
 import { ShadowvmError } from '../errors.js';
 import type { ComputationConfig } from '../manager/config.js';
 import type { ComputationEvent } from '../manager/ports.js';
 import type { ComputationReport } from '../manager/report.js';
-import { readSse } from '../api/sse-client.js';
 import type { ComputationStatus } from '../store/types.js';
+import { type DiffLogView, formatLog } from './commands/log.js';
 import { summary, table } from './display.js';
-import { formatLog, type DiffLogView } from './commands/log.js';
 
 export const SERVER_OPTIONS = { server: { type: 'string' }, token: { type: 'string' } } as const;
 
@@ -40,17 +40,27 @@ async function request<T>(target: ServerTarget, method: string, path: string, bo
   try {
     response = await fetch(`${target.url}${path}`, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(target.token ? { authorization: `Bearer ${target.token}` } : {}) },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch (error) {
-    throw new ServerRequestError('server-unreachable', `cannot reach the manager at ${target.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is shadowvm serve running?`);
+    throw new ServerRequestError(
+      'server-unreachable',
+      `cannot reach the manager at ${target.url} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}); is shadowvm serve running?`,
+    );
   }
   const text = await response.text();
   const parsed = text.length > 0 && response.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text;
   if (!response.ok) {
     const error = parsed as { code?: string; message?: string };
-    throw new ServerRequestError(error.code ?? `http-${response.status}`, `${target.url}: ${error.message ?? `HTTP ${response.status}`}`, response.status === 404 ? 3 : 2);
+    throw new ServerRequestError(
+      error.code ?? `http-${response.status}`,
+      `${target.url}: ${error.message ?? `HTTP ${response.status}`}`,
+      response.status === 404 ? 3 : 2,
+    );
   }
   return parsed as T;
 }
@@ -77,7 +87,9 @@ const NOTABLE = new Set(['vote', 'rollback', 'refork', 'drop-shadow', 'restore-v
 function policyBody(text: string | undefined, dryRun: boolean): string | Record<string, unknown> | undefined {
   if (!dryRun) return text;
   const document = ((text ? parseYaml(text) : null) ?? {}) as Record<string, unknown>;
-  const overrides = Array.isArray(document.overrides) ? (document.overrides as Record<string, unknown>[]).map((o) => ({ ...o, dryRun: true })) : undefined;
+  const overrides = Array.isArray(document.overrides)
+    ? (document.overrides as Record<string, unknown>[]).map((o) => ({ ...o, dryRun: true }))
+    : undefined;
   return { ...document, dryRun: true, ...(overrides ? { overrides } : {}) };
 }
 
@@ -103,7 +115,11 @@ export async function remoteRun(target: ServerTarget, run: RemoteRun): Promise<n
   });
   const { id } = created.computation;
   await follow(target, id, created.eventId, run.quiet || run.json);
-  const row = await request<{ status: ComputationStatus; exitCode: number | null; report: (ComputationReport & { end?: string }) | null }>(target, 'GET', `/api/computations/${id}`);
+  const row = await request<{ status: ComputationStatus; exitCode: number | null; report: (ComputationReport & { end?: string }) | null }>(
+    target,
+    'GET',
+    `/api/computations/${id}`,
+  );
   const report = row.report;
   if (!report || report.computationId === undefined) {
     process.stderr.write(`shadowvm: computation ${id} ${row.status}: ${report?.end ?? 'no report'}\n`);
@@ -128,12 +144,14 @@ async function follow(target: ServerTarget, id: string, fromEventId: number, qui
       await new Promise((resolve) => setTimeout(resolve, 500));
       continue;
     }
-    if (!response.ok || !response.body) throw new ServerRequestError('events-refused', `${target.url}/events answered HTTP ${response.status}`);
+    if (!response.ok || !response.body)
+      throw new ServerRequestError('events-refused', `${target.url}/events answered HTTP ${response.status}`);
     try {
       for await (const frame of readSse(response.body)) {
         if (frame.id !== undefined) lastId = frame.id;
         const data = JSON.parse(frame.data) as Record<string, unknown>;
-        if (frame.event === 'output') (data.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(String(data.base64), 'base64'));
+        if (frame.event === 'output')
+          (data.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(String(data.base64), 'base64'));
         else if (frame.event === 'event' && !quiet && NOTABLE.has(String(data.kind))) {
           const event = data as unknown as ComputationEvent;
           process.stderr.write(`shadowvm: epoch ${event.epoch}: ${event.message}\n`);
@@ -143,7 +161,10 @@ async function follow(target: ServerTarget, id: string, fromEventId: number, qui
       // The connection dropped: resume from the last event seen.
     }
   }
-  throw new ServerRequestError('events-lost', `lost the event stream of ${id}; shadowvm log ${id} --server ${target.url} shows what happened`);
+  throw new ServerRequestError(
+    'events-lost',
+    `lost the event stream of ${id}; shadowvm log ${id} --server ${target.url} shows what happened`,
+  );
 }
 
 // ---- list and log -------------------------------------------------------------------------------
@@ -165,10 +186,22 @@ export async function remoteList(target: ServerTarget, options: { status?: strin
   const query = new URLSearchParams({ limit: String(options.limit), ...(options.status ? { status: options.status } : {}) });
   const { items } = await request<{ items: RemoteComputation[] }>(target, 'GET', `/api/computations?${query}`);
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(items.map(({ report, live: _live, ...rest }) => ({ ...rest, hasReport: report !== null })), null, 2)}\n`);
+    process.stdout.write(
+      `${JSON.stringify(
+        items.map(({ report, live: _live, ...rest }) => ({ ...rest, hasReport: report !== null })),
+        null,
+        2,
+      )}\n`,
+    );
     return 0;
   }
-  const rows = items.map((c) => [c.id, c.name, c.status, c.exitCode === null ? '' : String(c.exitCode), new Date(c.createdAt).toISOString()]);
+  const rows = items.map((c) => [
+    c.id,
+    c.name,
+    c.status,
+    c.exitCode === null ? '' : String(c.exitCode),
+    new Date(c.createdAt).toISOString(),
+  ]);
   process.stdout.write(`${table([['id', 'guest', 'status', 'exit', 'created'], ...rows])}\n`);
   return 0;
 }
@@ -181,19 +214,33 @@ export async function remoteReadLog(target: ServerTarget, id: string, range: { f
   let view: DiffLogView | undefined;
   const seen = new Set<number>();
   for (;;) {
-    const query = new URLSearchParams({ limit: '1000', ...(from !== undefined ? { from: String(from) } : {}), ...(range.to !== undefined ? { to: String(range.to) } : {}) });
+    const query = new URLSearchParams({
+      limit: '1000',
+      ...(from !== undefined ? { from: String(from) } : {}),
+      ...(range.to !== undefined ? { to: String(range.to) } : {}),
+    });
     const page = await request<LogPage>(target, 'GET', `/api/computations/${id}/log?${query}`);
     const events = page.events.filter((e) => !seen.has(e.id));
     for (const e of events) seen.add(e.id);
     view = view
-      ? { ...view, epochs: [...view.epochs, ...page.epochs], divergences: [...view.divergences, ...page.divergences], events: [...view.events, ...events] }
+      ? {
+          ...view,
+          epochs: [...view.epochs, ...page.epochs],
+          divergences: [...view.divergences, ...page.divergences],
+          events: [...view.events, ...events],
+        }
       : { computation: page.computation, epochs: page.epochs, divergences: page.divergences, events, stats: page.stats };
     if (page.next === null) return { ...view, events: [...view.events].sort((a, b) => a.id - b.id) };
     from = page.next;
   }
 }
 
-export async function remoteLog(target: ServerTarget, id: string, range: { from?: number; to?: number }, options: { all: boolean; json: boolean }): Promise<number> {
+export async function remoteLog(
+  target: ServerTarget,
+  id: string,
+  range: { from?: number; to?: number },
+  options: { all: boolean; json: boolean },
+): Promise<number> {
   const log = await remoteReadLog(target, id, range);
   if (options.json) process.stdout.write(`${JSON.stringify(log, null, 2)}\n`);
   else process.stdout.write(formatLog(log, options.all));

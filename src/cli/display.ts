@@ -1,10 +1,18 @@
 // What shadowvm itself says on stderr while a computation runs: a progress line (on a terminal),
 // notable events as they happen, and a summary table at the end.
 
-import type { ComputationReport } from '../manager/report.js';
 import type { ComputationEvent, EpochObserver, EpochOutcome } from '../manager/ports.js';
+import type { ComputationReport } from '../manager/report.js';
 
-const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set(['vote', 'rollback', 'refork', 'drop-shadow', 'restore-verified', 'restore-mismatch', 'fault']);
+const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set([
+  'vote',
+  'rollback',
+  'refork',
+  'drop-shadow',
+  'restore-verified',
+  'restore-mismatch',
+  'fault',
+]);
 
 export class Progress implements EpochObserver {
   private readonly tty: boolean;
@@ -28,7 +36,9 @@ export class Progress implements EpochObserver {
     const primary = [...outcome.reports.values()][0];
     const memory = primary ? `${((primary.metrics.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
     const spin = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[outcome.epoch % 10];
-    this.draw(`${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  differences ${this.differences}`);
+    this.draw(
+      `${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  differences ${this.differences}`,
+    );
   }
 
   event(event: ComputationEvent): void {
@@ -58,7 +68,14 @@ function formatBytes(bytes: number): string {
 
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 export function summary(report: ComputationReport): string {
@@ -82,13 +99,22 @@ export function summary(report: ComputationReport): string {
     ]),
     table([
       ['replica', 'role', 'profile', 'dimensions', 'end'],
-      ...report.replicas.map((r) => [r.id, r.role, r.profile, Object.entries(r.dimensions).map(([k, v]) => `${k}=${v}`).join(' '), r.end ?? 'running']),
+      ...report.replicas.map((r) => [
+        r.id,
+        r.role,
+        r.profile,
+        Object.entries(r.dimensions)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+        r.end ?? 'running',
+      ]),
     ]),
     ...report.attribution.map((a) => {
       const what = a.basis === 'vote' ? 'outvoted' : 'drifted from the primary';
-      const where = a.differsIn.length === 0
-        ? `same profile as ${a.reference}, so the cause is not the configuration`
-        : `its profile differs from ${a.reference} in ${a.differsIn.map((d) => `${d.dimension} (${d.replica} vs ${d.reference})`).join(', ')}`;
+      const where =
+        a.differsIn.length === 0
+          ? `same profile as ${a.reference}, so the cause is not the configuration`
+          : `its profile differs from ${a.reference} in ${a.differsIn.map((d) => `${d.dimension} (${d.replica} vs ${d.reference})`).join(', ')}`;
       return `shadowvm: ${a.vm} (${a.profile}) ${what} at epoch ${a.epochs.join(', ')}; ${where}`;
     }),
   ];

@@ -1,62 +1,9 @@
 #!/usr/bin/env node
-// The shadowvm command. User errors print one line and exit non-zero; anything else is a bug and
-// keeps its stack trace.
+// The shadowvm command's entry: checks the Node it runs on before anything else loads (a native
+// module built for another Node can crash the process on import), then runs the command.
 
-import { isShadowvmError } from '../errors.js';
-import { demoCommand, DEMO_USAGE } from './commands/demo.js';
-import { guestCommand, GUEST_USAGE } from './commands/guest.js';
-import { listCommand, LIST_USAGE } from './commands/list.js';
-import { logCommand, LOG_USAGE } from './commands/log.js';
-import { runCommand, RUN_USAGE } from './commands/run.js';
-import { serveCommand, SERVE_USAGE } from './commands/serve.js';
+import { ensureRuntime } from './runtime.js';
 
-const COMMANDS: Record<string, { run: (argv: readonly string[]) => Promise<number>; usage: string }> = {
-  run: { run: runCommand, usage: RUN_USAGE },
-  serve: { run: serveCommand, usage: SERVE_USAGE },
-  list: { run: listCommand, usage: LIST_USAGE },
-  log: { run: logCommand, usage: LOG_USAGE },
-  demo: { run: demoCommand, usage: DEMO_USAGE },
-  guest: { run: guestCommand, usage: GUEST_USAGE },
-};
-
-const HELP = `shadowvm: shadow VMs beside a primary, to catch silent corruption and divergence early
-
-commands:
-${Object.values(COMMANDS).map((c) => `  ${c.usage.split('\n')[0]?.replace('usage: ', '')}`).join('\n')}
-
-shadowvm COMMAND --help shows a command's options.`;
-
-async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${HELP}\n`);
-    return name ? 0 : 2;
-  }
-  const command = COMMANDS[name];
-  if (!command) {
-    process.stderr.write(`shadowvm: unknown command ${name}; commands are ${Object.keys(COMMANDS).join(', ')}\n`);
-    return 2;
-  }
-  const split = rest.indexOf('--');
-  const own = split >= 0 ? rest.slice(0, split) : rest;
-  if (own.includes('--help') || own.includes('-h')) {
-    process.stdout.write(`${command.usage}\n`);
-    return 0;
-  }
-  return command.run(rest);
-}
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (isShadowvmError(error)) {
-      process.stderr.write(`shadowvm: ${error.message}\n`);
-      process.exitCode = error.exitCode;
-      return;
-    }
-    process.stderr.write(`shadowvm: internal error (a bug, please report it):\n${(error as Error).stack ?? String(error)}\n`);
-    process.exitCode = 70;
-  },
-);
+const code = ensureRuntime(process.argv.slice(1));
+if (code === undefined) await import('./app.js');
+else process.exitCode = code;

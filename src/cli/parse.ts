@@ -1,5 +1,6 @@
 // Parsers for the CLI's flag values. Each failure is a UsageError naming the flag and the fix.
 
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
 import { ShadowvmError } from '../errors.js';
 import type { PlannedFault } from '../manager/config.js';
 
@@ -60,7 +61,8 @@ export function parseBitflip(text: string): PlannedFault {
   const flag = '--inject-bitflip';
   const spec = 'VM@epoch=K[,addr=ADDRESS][,bit=0-7], e.g. primary@epoch=3';
   const { target, values } = fields(flag, spec, text);
-  for (const key of values.keys()) if (!['epoch', 'addr', 'bit'].includes(key)) throw new UsageError(`${flag} ${text}: unknown field ${key}; expected ${spec}`);
+  for (const key of values.keys())
+    if (!['epoch', 'addr', 'bit'].includes(key)) throw new UsageError(`${flag} ${text}: unknown field ${key}; expected ${spec}`);
   const epochText = values.get('epoch');
   if (!epochText) throw new UsageError(`${flag} ${text}: epoch= is missing; expected ${spec}`);
   const epoch = number(flag, 'epoch', epochText);
@@ -76,7 +78,8 @@ export function parseCorruptInput(text: string): PlannedFault {
   const flag = '--inject-corrupt-input';
   const spec = 'VM@seq=N, e.g. shadow1@seq=5';
   const { target, values } = fields(flag, spec, text);
-  for (const key of values.keys()) if (!['seq'].includes(key)) throw new UsageError(`${flag} ${text}: unknown field ${key}; expected ${spec}`);
+  for (const key of values.keys())
+    if (!['seq'].includes(key)) throw new UsageError(`${flag} ${text}: unknown field ${key}; expected ${spec}`);
   const seqText = values.get('seq');
   if (seqText === undefined) throw new UsageError(`${flag} ${text}: seq= is missing; expected ${spec}`);
   return { target, epoch: 1, fault: { kind: 'corrupt-input', seq: number(flag, 'seq', seqText) } };
@@ -86,4 +89,22 @@ export function parseEnv(text: string): [string, string] {
   const index = text.indexOf('=');
   if (index <= 0) throw new UsageError(`--env ${text}: expected NAME=VALUE`);
   return [text.slice(0, index), text.slice(index + 1)];
+}
+
+/** A command's own flags, parsed strictly; a bad flag is a UsageError pointing at the command's help. */
+export function parseCommandFlags<T extends ParseArgsOptionsConfig>(
+  command: string,
+  argv: readonly string[],
+  options: T,
+  { positionals = false }: { positionals?: boolean } = {},
+) {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: T }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options });
+  } catch (error) {
+    throw new UsageError(`${command}: ${(error as Error).message.split('\n')[0]}; see shadowvm ${command} --help`);
+  }
+  const [extra] = parsed.positionals;
+  if (!positionals && extra !== undefined) throw new UsageError(`${command}: unexpected argument ${extra}; see shadowvm ${command} --help`);
+  return parsed;
 }

@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { applyPageDelta, encodePageDelta } from './xor-delta.js';
+import { test } from 'node:test';
 import { CorruptDeltaError, PageLengthMismatchError } from './errors.js';
+import { applyPageDelta, encodePageDelta } from './xor-delta.js';
 
 const PAGE = 4096;
 

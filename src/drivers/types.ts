@@ -196,14 +196,7 @@ export interface Injector {
 }
 
 /** A running VM: all capabilities of one replica. */
-export interface Vm
-  extends Lifecycle,
-    EpochStepper,
-    PageReader,
-    Snapshotter,
-    InputPort,
-    Resources,
-    Injector {
+export interface Vm extends Lifecycle, EpochStepper, PageReader, Snapshotter, InputPort, Resources, Injector {
   readonly id: string;
   readonly role: Role;
   readonly profile: DiversityProfile;

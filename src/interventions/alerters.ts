@@ -18,8 +18,6 @@ export function createAlerters(settings: AlertSettings, options: AlerterOptions 
   return [
     ...(settings.log ? [new LogAlerter(options.writeLine)] : []),
     ...settings.webhooks.map((url) => new WebhookAlerter(url, http)),
-    ...settings.alertmanagers.map(
-      (url) => new AlertmanagerAlerter(url, { ...http, generatorURL: settings.generatorURL }),
-    ),
+    ...settings.alertmanagers.map((url) => new AlertmanagerAlerter(url, { ...http, generatorURL: settings.generatorURL })),
   ];
 }

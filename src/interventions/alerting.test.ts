@@ -5,8 +5,8 @@ import { PolicyEvaluator } from '../policy/evaluator.js';
 import { defaultPolicy, parsePolicy } from '../policy/parse.js';
 import type { VmIdentity } from '../policy/resolve.js';
 import type { Alerter } from './alert.js';
-import { AlertmanagerAlerter } from './alertmanager.js';
 import { createAlerters } from './alerters.js';
+import { AlertmanagerAlerter } from './alertmanager.js';
 import { FakePrimary } from './fake-target.fixture.js';
 import { type Receiver, type Responder, startReceiver } from './http-receiver.fixture.js';
 import { type ActionRecord, Intervener } from './intervener.js';
@@ -113,7 +113,7 @@ describe('AlertmanagerAlerter', () => {
         generatorURL: 'http://dashboard.example/computations/sum',
       },
     ]);
-    const [resolved] = alertmanager.requests[1]?.body as [Record<string, unknown>];
+    const [resolved] = alertmanager.requests[1]!.body as [Record<string, unknown>];
     assert.deepEqual(resolved.labels, labels);
     assert.equal(resolved.startsAt, '2025-01-01T12:00:00.000Z');
     // Clock reads: the firing alert, its record, the rollback's record, then the resolution.
@@ -205,10 +205,7 @@ describe('createAlerters', () => {
   it('builds the sinks a policy names, sending to each', async () => {
     const hook = await receiver();
     const alertmanager = await receiver();
-    const policy = parsePolicy(
-      `alerts: { webhooks: ["${hook.url}/h"], alertmanagers: ["${alertmanager.url}"], log: true }`,
-      'policy.yaml',
-    );
+    const policy = parsePolicy(`alerts: { webhooks: ["${hook.url}/h"], alertmanagers: ["${alertmanager.url}"], log: true }`, 'policy.yaml');
     const lines: string[] = [];
     const alerters = createAlerters(policy.alerts, { writeLine: (line) => lines.push(line) });
     assert.deepEqual(
@@ -220,9 +217,6 @@ describe('createAlerters', () => {
     assert.equal(lines.length, 1);
     const line = /^shadowvm alert firing predict-failure severity=critical computation=sum vm=p0 epoch=1 /;
     assert.match(lines[0] ?? '', line);
-    assert.deepEqual(
-      [hook.requests.length, alertmanager.requests[0]?.path],
-      [1, '/api/v2/alerts'],
-    );
+    assert.deepEqual([hook.requests.length, alertmanager.requests[0]?.path], [1, '/api/v2/alerts']);
   });
 });

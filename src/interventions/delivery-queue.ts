@@ -38,10 +38,7 @@ export class DeliveryQueue<T> {
     if (this.#items.length >= this.settings.queueSize) {
       this.#items.shift();
       this.#dropped += 1;
-      this.warn(
-        `${this.name}: queue full (${this.settings.queueSize}), dropped the oldest alert ` +
-          `(${this.#dropped} dropped so far)`,
-      );
+      this.warn(`${this.name}: queue full (${this.settings.queueSize}), dropped the oldest alert ` + `(${this.#dropped} dropped so far)`);
     }
     this.#items.push(item);
     if (!this.#sending) void this.#drain();

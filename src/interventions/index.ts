@@ -1,8 +1,8 @@
 // The intervention library: apply Decisions to a computation's primary and alert administrators.
 
 export type { Alert, Alerter, DeliveryStats, WarningSink } from './alert.js';
-export { AlertmanagerAlerter, type PostableAlert } from './alertmanager.js';
 export { type AlerterOptions, createAlerters } from './alerters.js';
+export { AlertmanagerAlerter, type PostableAlert } from './alertmanager.js';
 export { AlertDeliveryError } from './http-alerter.js';
 export {
   type ActionRecord,

@@ -57,10 +57,7 @@ describe('Intervener rate limits', () => {
     const saved = JSON.parse(JSON.stringify(first.saveState())) as unknown;
     const primary = new FakePrimary({});
     const { intervener } = setup(primary, { state: saved });
-    assert.deepEqual(statuses(await intervener.intervene([3, 4].map((epoch) => decision(epoch, [rollback])))), [
-      'applied',
-      'rate-limited',
-    ]);
+    assert.deepEqual(statuses(await intervener.intervene([3, 4].map((epoch) => decision(epoch, [rollback])))), ['applied', 'rate-limited']);
     assert.throws(() => setup(primary, { state: { version: 2 } }), PolicyError);
   });
 });

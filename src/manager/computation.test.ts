@@ -2,14 +2,14 @@
 // of every injected bit flip at its epoch, votes, rollback to a correct result.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, closeSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
-import { DEFAULT_CONFIG, type ComputationConfig } from './config.js';
+import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
 import { launchWasm } from './launch.js';
 import type { ComputationReport } from './report.js';
 
@@ -26,7 +26,12 @@ interface Run {
   readonly stdout: Buffer;
 }
 
-async function run(name: string, args: string[], config: Partial<ComputationConfig>, options: { stdin?: string; inputDir?: string } = {}): Promise<Run> {
+async function run(
+  name: string,
+  args: string[],
+  config: Partial<ComputationConfig>,
+  options: { stdin?: string; inputDir?: string } = {},
+): Promise<Run> {
   const chunks: Buffer[] = [];
   let fd: number | undefined;
   if (options.stdin !== undefined) {
@@ -51,7 +56,7 @@ async function run(name: string, args: string[], config: Partial<ComputationConf
   }
 }
 
-test('shadows replaying the primary\'s inputs match it at every epoch (stdin, files, clocks, randomness, sleeps)', async () => {
+test("shadows replaying the primary's inputs match it at every epoch (stdin, files, clocks, randomness, sleeps)", async () => {
   const inputDir = join(dir, 'input');
   mkdirSync(inputDir, { recursive: true });
   writeFileSync(join(inputDir, 'greeting.txt'), 'hello from the input directory\n');
@@ -62,15 +67,24 @@ test('shadows replaying the primary\'s inputs match it at every epoch (stdin, fi
     ['recurse', ['22', '2', '200'], undefined],
   ];
   for (const [name, args, stdin] of cases) {
-    const { report } = await run(name, args, { shadows: 2, epochs: { events: 50_000, syscalls: 4, maxEpochMs: 0 } }, { inputDir, ...(stdin !== undefined ? { stdin } : {}) });
-    assert.equal(report.exitCode, 0, `${name} ended ${report.end}: ${JSON.stringify(report.events.filter((e) => e.kind === 'note' || e.kind === 'vote'))}`);
+    const { report } = await run(
+      name,
+      args,
+      { shadows: 2, epochs: { events: 50_000, syscalls: 4, maxEpochMs: 0 } },
+      { inputDir, ...(stdin !== undefined ? { stdin } : {}) },
+    );
+    assert.equal(
+      report.exitCode,
+      0,
+      `${name} ended ${report.end}: ${JSON.stringify(report.events.filter((e) => e.kind === 'note' || e.kind === 'vote'))}`,
+    );
     assert.ok(report.epochs >= 3, `${name} ran ${report.epochs} epochs`);
     assert.deepEqual(report.divergences, [], `${name} diverged`);
     assert.equal(report.verifiedEpochs, report.epochs, `${name}: every epoch verified`);
   }
 });
 
-test('the replayed clock and randomness are the primary\'s: shadows print the same bytes', async () => {
+test("the replayed clock and randomness are the primary's: shadows print the same bytes", async () => {
   const first = await run('io', [], { shadows: 1 }, { stdin: 'x\n' });
   const second = await run('io', [], { shadows: 1 }, { stdin: 'x\n' });
   assert.equal(first.report.divergences.length, 0);
@@ -84,7 +98,11 @@ test('a bit flipped in the primary is detected at the epoch of injection, outvot
   assert.equal(reference.report.exitCode, 0);
   const epochs = reference.report.epochs;
   assert.ok(epochs >= 6, `reference ran ${epochs} epochs`);
-  for (const [epoch, address] of [[2, undefined], [Math.floor(epochs / 2), 4096 + 17], [epochs - 1, undefined]] as const) {
+  for (const [epoch, address] of [
+    [2, undefined],
+    [Math.floor(epochs / 2), 4096 + 17],
+    [epochs - 1, undefined],
+  ] as const) {
     const faulted = await run('pipeline', args, {
       shadows: 2,
       checkpointEvery: 2,
@@ -97,7 +115,10 @@ test('a bit flipped in the primary is detected at the epoch of injection, outvot
     assert.equal(first.pages, 1, 'exactly the flipped page differs');
     assert.match(faulted.report.votes[0]?.message ?? '', /the primary diverged/);
     assert.equal(faulted.report.rollbacks.length, 1);
-    assert.ok(faulted.report.events.some((e) => e.kind === 'restore-verified') || faulted.report.checkpoints.every((c) => c.epoch >= epoch), 'the rollback re-reached its checkpoint');
+    assert.ok(
+      faulted.report.events.some((e) => e.kind === 'restore-verified') || faulted.report.checkpoints.every((c) => c.epoch >= epoch),
+      'the rollback re-reached its checkpoint',
+    );
     assert.equal(faulted.report.exitCode, 0);
     assert.deepEqual(faulted.stdout, reference.stdout, `output after rollback from a flip at epoch ${epoch}`);
   }
@@ -115,27 +136,49 @@ test('a faulty shadow is named by the vote, discarded and re-forked; the primary
   assert.match(faulted.report.votes[0]?.message ?? '', /shadow2 diverged/);
   assert.equal(faulted.report.rollbacks.length, 0);
   assert.equal(faulted.report.reforks.length, 1);
-  assert.ok(faulted.report.replicas.some((r) => r.id.endsWith('shadow2#2')), 'a second generation of shadow2 ran');
+  assert.ok(
+    faulted.report.replicas.some((r) => r.id.endsWith('shadow2#2')),
+    'a second generation of shadow2 ran',
+  );
   assert.deepEqual(faulted.stdout, reference.stdout);
 });
 
 test('a corrupted replayed input makes that shadow diverge, not crash', async () => {
-  const faulted = await run('stdin_sum', [], { shadows: 2, faults: [{ target: 'shadow1', epoch: 1, fault: { kind: 'corrupt-input', seq: 0 } }] }, { stdin: '1\n2\n3\n' });
+  const faulted = await run(
+    'stdin_sum',
+    [],
+    { shadows: 2, faults: [{ target: 'shadow1', epoch: 1, fault: { kind: 'corrupt-input', seq: 0 } }] },
+    { stdin: '1\n2\n3\n' },
+  );
   assert.equal(faulted.report.exitCode, 0);
-  assert.ok(faulted.report.divergences.some((d) => d.vm.endsWith('shadow1')), 'shadow1 diverged');
-  assert.ok(faulted.report.divergences.every((d) => !d.vm.endsWith('shadow2')), 'shadow2 did not');
+  assert.ok(
+    faulted.report.divergences.some((d) => d.vm.endsWith('shadow1')),
+    'shadow1 diverged',
+  );
+  assert.ok(
+    faulted.report.divergences.every((d) => !d.vm.endsWith('shadow2')),
+    'shadow2 did not',
+  );
   assert.match(faulted.stdout.toString(), /total 6 over 3 numbers/);
 });
 
 test('shadows on other V8 tiers in separate processes agree with the primary', async () => {
-  const { report } = await run('pipeline', ['3', '10000'], { shadows: 2, shadowProfiles: ['process/liftoff', 'process/turbofan'], epochs: { events: 500_000, syscalls: 0, maxEpochMs: 0 } });
+  const { report } = await run('pipeline', ['3', '10000'], {
+    shadows: 2,
+    shadowProfiles: ['process/liftoff', 'process/turbofan'],
+    epochs: { events: 500_000, syscalls: 0, maxEpochMs: 0 },
+  });
   assert.equal(report.exitCode, 0);
   assert.deepEqual(report.divergences, []);
   assert.deepEqual(report.replicas.map((r) => r.profile).sort(), ['process/liftoff', 'process/turbofan', 'thread/v8']);
 });
 
 test('10 000 healthy epochs give no false divergence', async () => {
-  const { report } = await run('recurse', ['27', '2', '400'], { shadows: 1, checkpointEvery: 1000, epochs: { events: 60, syscalls: 0, maxEpochMs: 0 } });
+  const { report } = await run('recurse', ['27', '2', '400'], {
+    shadows: 1,
+    checkpointEvery: 1000,
+    epochs: { events: 60, syscalls: 0, maxEpochMs: 0 },
+  });
   assert.equal(report.exitCode, 0);
   assert.ok(report.epochs >= 10_000, `ran ${report.epochs} epochs`);
   assert.equal(report.divergences.length, 0);

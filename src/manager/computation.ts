@@ -1,27 +1,27 @@
 // One computation: a primary and its shadows, met at every epoch barrier. The loop of the mission
 // lives in resolveEpoch: sync → diff → vote → (rollback | re-fork) → commit → checkpoint.
 
+import { encodePageDelta } from '../difflog/xor-delta.js';
+import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import type {
   DiversityProfile,
   Driver,
   EpochReport,
   Fault,
   InputRecord,
-  SnapshotDelta,
   ResourceLimits,
   RestoreTarget,
+  SnapshotDelta,
   StateDigest,
   Vm,
   VmEnd,
 } from '../drivers/types.js';
-import { encodePageDelta } from '../difflog/xor-delta.js';
-import { ShadowvmError } from '../errors.js';
-import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
-import { InputLog } from '../replication/input-log.js';
 import { describeEnd } from '../drivers/vm-end.js';
-import { compareReports, isIdentical, missingState, stateKey, type StateDifference } from '../sync/compare.js';
-import { vote, type Verdict } from '../sync/vote.js';
-import { plannedFaultFor, type ComputationConfig } from './config.js';
+import { ShadowvmError } from '../errors.js';
+import { InputLog } from '../replication/input-log.js';
+import { compareReports, isIdentical, missingState, type StateDifference, stateKey } from '../sync/compare.js';
+import { type Verdict, vote } from '../sync/vote.js';
+import { type ComputationConfig, plannedFaultFor } from './config.js';
 import type { CheckpointInfo, ComputationRecorder, DivergenceRecord, EpochObserver, OutputSink, VmInfo } from './ports.js';
 
 export interface ReplicaSummary extends VmInfo {
@@ -107,11 +107,15 @@ export class Computation {
     const primaryProfile = profiles[0];
     if (!primaryProfile) throw new ComputationFailedError(`driver ${this.driver.name} offers no profile`);
     const slots: Slot[] = [await this.createSlot('primary', 'primary', primaryProfile)];
-    for (let i = 1; i <= this.config.shadows; i++) slots.push(await this.createSlot(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
+    for (let i = 1; i <= this.config.shadows; i++)
+      slots.push(await this.createSlot(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
     this.slots.push(...slots);
     for (const planned of this.config.faults) if (planned.epoch === 1) await this.injectPlanned(planned);
     if (this.config.timeoutMs) {
-      this.timeout = setTimeout(() => this.abort({ kind: 'runaway', message: `the computation exceeded its ${this.config.timeoutMs} ms time limit` }), this.config.timeoutMs);
+      this.timeout = setTimeout(
+        () => this.abort({ kind: 'runaway', message: `the computation exceeded its ${this.config.timeoutMs} ms time limit` }),
+        this.config.timeoutMs,
+      );
     }
     // Not awaited: the computation can end (time limit, a failed replica) while VMs still start.
     Promise.all(this.slots.map((slot) => slot.vm.start())).catch((error: unknown) =>
@@ -138,7 +142,9 @@ export class Computation {
 
   /** Names of the replicas now running (primary, shadow1…) with their VM ids. */
   replicas(): { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[] {
-    return this.slots.filter((slot) => !slot.gone).map((slot) => ({ name: slot.name, vmId: slot.vm.id, role: slot.role, profile: slot.profile.name }));
+    return this.slots
+      .filter((slot) => !slot.gone)
+      .map((slot) => ({ name: slot.name, vmId: slot.vm.id, role: slot.role, profile: slot.profile.name }));
   }
 
   /** Asks for a rollback of the primary at the next barrier (interventions, API). */
@@ -175,7 +181,8 @@ export class Computation {
     if (names.length > 0) {
       const name = names[(index - 1) % names.length] as string;
       const profile = profiles.find((p) => p.name === name);
-      if (!profile) throw new ComputationFailedError(`unknown profile ${name}; this driver offers ${profiles.map((p) => p.name).join(', ')}`);
+      if (!profile)
+        throw new ComputationFailedError(`unknown profile ${name}; this driver offers ${profiles.map((p) => p.name).join(', ')}`);
       return profile;
     }
     return profiles[(index - 1) % profiles.length] as DiversityProfile;
@@ -216,7 +223,13 @@ export class Computation {
         onGone: (end) => this.onGone(slot, end),
       },
       ...(restore
-        ? { restore: { target: restore.target ? this.restoreTarget(restore.target) : null, log: this.log, catchUpTo: restore.joinEpoch - 1 } }
+        ? {
+            restore: {
+              target: restore.target ? this.restoreTarget(restore.target) : null,
+              log: this.log,
+              catchUpTo: restore.joinEpoch - 1,
+            },
+          }
         : {}),
     });
     const info: VmInfo = { id: vmId, role, profile: profile.name, dimensions: profile.dimensions };
@@ -323,7 +336,9 @@ export class Computation {
     const keys = new Map<string, string | undefined>([[primary.name, primaryKey]]);
     for (const shadow of shadows) {
       const key = exact
-        ? (shadow.report ? stateKey(shadow.report) : undefined)
+        ? shadow.report
+          ? stateKey(shadow.report)
+          : undefined
         : driftEndKey(shadow.report ? shadow.report.end : shadow.end, primaryReport.end);
       keys.set(shadow.name, key);
       const difference = shadow.report ? compareReports(primaryReport, shadow.report) : missingState(primaryReport, shadow.end);
@@ -360,22 +375,46 @@ export class Computation {
       case 'agree':
         return this.commit(epoch, shadowsPresent(this.slots));
       case 'shadows-diverged': {
-        this.recorder.event({ epoch, kind: 'vote', message: `vote: ${verdict.faulty.join(', ')} diverged from the primary and the majority`, detail: { verdict, ...this.blame(verdict.faulty) } });
+        this.recorder.event({
+          epoch,
+          kind: 'vote',
+          message: `vote: ${verdict.faulty.join(', ')} diverged from the primary and the majority`,
+          detail: { verdict, ...this.blame(verdict.faulty) },
+        });
         for (const name of verdict.faulty) await this.refork(this.slot(name), epoch + 1, `diverged at epoch ${epoch} (outvoted)`);
         return this.commit(epoch, true);
       }
       case 'primary-diverged': {
-        this.recorder.event({ epoch, kind: 'vote', message: `vote: the primary diverged; the shadows' majority holds`, detail: { verdict, ...this.blame(verdict.faulty) } });
-        return this.rollback(epoch, `the primary diverged at epoch ${epoch} (outvoted by its shadows)`, verdict.faulty.filter((n) => n !== 'primary'));
+        this.recorder.event({
+          epoch,
+          kind: 'vote',
+          message: `vote: the primary diverged; the shadows' majority holds`,
+          detail: { verdict, ...this.blame(verdict.faulty) },
+        });
+        return this.rollback(
+          epoch,
+          `the primary diverged at epoch ${epoch} (outvoted by its shadows)`,
+          verdict.faulty.filter((n) => n !== 'primary'),
+        );
       }
       case 'unattributed': {
         const attempts = (this.retries.get(epoch) ?? 0) + 1;
         this.retries.set(epoch, attempts);
-        this.recorder.event({ epoch, kind: 'vote', message: `no majority at epoch ${epoch}: ${verdict.differing.join(', ')} differ (attempt ${attempts})`, detail: { verdict } });
+        this.recorder.event({
+          epoch,
+          kind: 'vote',
+          message: `no majority at epoch ${epoch}: ${verdict.differing.join(', ')} differ (attempt ${attempts})`,
+          detail: { verdict },
+        });
         if (attempts <= this.config.maxRetriesPerEpoch) {
-          return this.rollback(epoch, `unattributed divergence at epoch ${epoch}: re-executing primary and shadows from the last verified checkpoint`, verdict.differing.filter((n) => n !== 'primary'));
+          return this.rollback(
+            epoch,
+            `unattributed divergence at epoch ${epoch}: re-executing primary and shadows from the last verified checkpoint`,
+            verdict.differing.filter((n) => n !== 'primary'),
+          );
         }
-        for (const name of verdict.differing.filter((n) => n !== 'primary')) await this.dropShadow(this.slot(name), epoch, `kept diverging at epoch ${epoch} after ${attempts - 1} re-executions`);
+        for (const name of verdict.differing.filter((n) => n !== 'primary'))
+          await this.dropShadow(this.slot(name), epoch, `kept diverging at epoch ${epoch} after ${attempts - 1} re-executions`);
         return this.commit(epoch, false);
       }
     }
@@ -387,10 +426,16 @@ export class Computation {
     const report = primary.report as EpochReport;
     for (const chunk of report.outputs) if (!chunk.stream.startsWith('file:')) this.sink.write(chunk.stream, chunk.bytes);
     if (verified) this.stats.verifiedEpochs++;
-    this.stats.fullCaptureBytes += this.slots.reduce((sum, slot) => sum + (slot.report?.digest.pageHashes.length ?? 0) / 16 * (slot.report?.digest.pageSize ?? 0), 0);
+    this.stats.fullCaptureBytes += this.slots.reduce(
+      (sum, slot) => sum + ((slot.report?.digest.pageHashes.length ?? 0) / 16) * (slot.report?.digest.pageSize ?? 0),
+      0,
+    );
     if (report.end) return this.finish(report.end, epoch);
     if (this.config.maxEpochs && epoch >= this.config.maxEpochs) {
-      return this.abort({ kind: 'runaway', message: `the guest did not finish within ${this.config.maxEpochs} epochs (raise --max-epochs if it is expected to run longer)` });
+      return this.abort({
+        kind: 'runaway',
+        message: `the guest did not finish within ${this.config.maxEpochs} epochs (raise --max-epochs if it is expected to run longer)`,
+      });
     }
     // Only the copy of the changed pages pauses the VMs; storing them happens once they run again.
     const snapshot = this.checkpointDue || epoch % this.config.checkpointEvery === 0 ? await this.takeSnapshot(primary, epoch) : undefined;
@@ -401,7 +446,12 @@ export class Computation {
       delete slot.report;
       for (const fault of slot.pendingFaults.splice(0)) {
         await slot.vm.inject(fault);
-        this.recorder.event({ epoch: epoch + 1, kind: 'fault', vmId: slot.vm.id, message: `fault injected into ${slot.name}: ${JSON.stringify(fault)}` });
+        this.recorder.event({
+          epoch: epoch + 1,
+          kind: 'fault',
+          vmId: slot.vm.id,
+          message: `fault injected into ${slot.name}: ${JSON.stringify(fault)}`,
+        });
       }
       if (slot.joinEpoch <= epoch) slot.vm.resume();
     }
@@ -462,7 +512,12 @@ export class Computation {
   /** Discards a shadow and forks a new one from the last verified checkpoint. */
   private async refork(slot: Slot, joinEpoch: number, reason: string): Promise<void> {
     this.stats.reforks++;
-    this.recorder.event({ epoch: joinEpoch - 1, kind: 'refork', vmId: slot.vm.id, message: `${slot.name} discarded and re-forked: ${reason}` });
+    this.recorder.event({
+      epoch: joinEpoch - 1,
+      kind: 'refork',
+      vmId: slot.vm.id,
+      message: `${slot.name} discarded and re-forked: ${reason}`,
+    });
     await this.replace(slot, joinEpoch);
   }
 
@@ -515,7 +570,11 @@ export class Computation {
    * The differences of an epoch, with XOR deltas of the differing pages read from both sides.
    * `diverged`: the vote found a divergence (not only the benign drift of free-running replicas).
    */
-  private async divergences(epoch: number, differences: ReadonlyMap<string, StateDifference>, diverged: boolean): Promise<DivergenceRecord[]> {
+  private async divergences(
+    epoch: number,
+    differences: ReadonlyMap<string, StateDifference>,
+    diverged: boolean,
+  ): Promise<DivergenceRecord[]> {
     const primary = this.primary();
     const records: DivergenceRecord[] = [];
     for (const [name, difference] of differences) {
@@ -542,11 +601,17 @@ export class Computation {
 
   private async injectPlanned(planned: ComputationConfig['faults'][number]): Promise<void> {
     const slot = this.slots.find((s) => s.name === planned.target);
-    if (!slot) throw new ComputationFailedError(`cannot inject into ${planned.target}: the computation has ${this.config.shadows} shadow(s)`);
+    if (!slot)
+      throw new ComputationFailedError(`cannot inject into ${planned.target}: the computation has ${this.config.shadows} shadow(s)`);
     const memoryBytes = slot.report ? (slot.report.digest.pageHashes.length / 16) * slot.report.digest.pageSize : 2 ** 20;
     const fault = plannedFaultFor(planned, memoryBytes);
     await slot.vm.inject(fault);
-    this.recorder.event({ epoch: planned.epoch, kind: 'fault', vmId: slot.vm.id, message: `fault planned for ${slot.name} at the end of epoch ${planned.epoch}: ${JSON.stringify(fault)}` });
+    this.recorder.event({
+      epoch: planned.epoch,
+      kind: 'fault',
+      vmId: slot.vm.id,
+      message: `fault planned for ${slot.name} at the end of epoch ${planned.epoch}: ${JSON.stringify(fault)}`,
+    });
   }
 
   /** Stops a replica the manager no longer wants; its end is recorded here, not by onGone. */

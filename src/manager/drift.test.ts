@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parsePolicy, type Policy } from '../policy/index.js';
+import { type Policy, parsePolicy } from '../policy/index.js';
 import { openSqliteStore } from '../store/sqlite.js';
-import { DEFAULT_CONFIG, type ComputationConfig } from './config.js';
+import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
 import { launchWasm } from './launch.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
@@ -40,9 +40,16 @@ async function run(name: string, args: string[], config: Partial<ComputationConf
 test('an injected fault is predicted as a failure, rolled back, and the output is right', async () => {
   const epochs = { events: 300_000, syscalls: 0, maxEpochMs: 0 };
   const clean = await run('pipeline', ['4', '20000'], { shadows: 0, epochs });
-  const faulted = await run('pipeline', ['4', '20000'], { shadows: 2, epochs, faults: [{ target: 'primary', epoch: 4, fault: { kind: 'bitflip', bit: 2 } }] });
+  const faulted = await run('pipeline', ['4', '20000'], {
+    shadows: 2,
+    epochs,
+    faults: [{ target: 'primary', epoch: 4, fault: { kind: 'bitflip', bit: 2 } }],
+  });
   const predictions = store.audit.listPredictions(faulted.report.computationId);
-  assert.ok(predictions.some((p) => p.epoch === 4 && p.level === 'failure'), `a failure predicted at epoch 4: ${JSON.stringify(predictions)}`);
+  assert.ok(
+    predictions.some((p) => p.epoch === 4 && p.level === 'failure'),
+    `a failure predicted at epoch 4: ${JSON.stringify(predictions)}`,
+  );
   assert.equal(faulted.report.rollbacks.length, 1);
   assert.equal(faulted.stdout, clean.stdout);
 });
@@ -57,7 +64,10 @@ test('a leaking guest: memory exhaustion is forecast and the limit raised before
   const raises = attended.report.interventions.filter((i) => i.kind === 'raise-memory' && i.outcome.startsWith('applied'));
   assert.ok(raises.length >= 1, `memory raised: ${JSON.stringify(attended.report.interventions)}`);
   const failedAt = unattended.report.epochs;
-  assert.ok((raises[0]?.epoch ?? Infinity) < failedAt, `raised at epoch ${raises[0]?.epoch}, before the unattended run failed at ${failedAt}`);
+  assert.ok(
+    (raises[0]?.epoch ?? Infinity) < failedAt,
+    `raised at epoch ${raises[0]?.epoch}, before the unattended run failed at ${failedAt}`,
+  );
   assert.match(attended.stdout, /step 48/);
 });
 
@@ -81,13 +91,19 @@ test('alerts reach a webhook and an Alertmanager v2 receiver', async () => {
     const { report } = await run(
       'pipeline',
       ['6', '20000'],
-      { shadows: 2, epochs: { events: 300_000, syscalls: 0, maxEpochMs: 0 }, faults: [{ target: 'primary', epoch: 3, fault: { kind: 'bitflip', bit: 0 } }] },
+      {
+        shadows: 2,
+        epochs: { events: 300_000, syscalls: 0, maxEpochMs: 0 },
+        faults: [{ target: 'primary', epoch: 3, fault: { kind: 'bitflip', bit: 0 } }],
+      },
       policy,
     );
     const hook = received.find((r) => r.path === '/hook')?.body as Record<string, unknown> | undefined;
     assert.ok(hook, 'the webhook got an alert');
     assert.equal(hook.computation, report.computationId);
-    const manager = received.find((r) => r.path === '/api/v2/alerts')?.body as { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }[] | undefined;
+    const manager = received.find((r) => r.path === '/api/v2/alerts')?.body as
+      | { labels: Record<string, string>; annotations: Record<string, string>; startsAt: string }[]
+      | undefined;
     assert.ok(Array.isArray(manager) && manager.length > 0, 'Alertmanager got a list of alerts');
     const alert = manager[0];
     assert.ok(alert?.labels.alertname && alert.labels.computation === report.computationId);

@@ -2,9 +2,9 @@
 // scores them, the policy turns scores and forecasts into decisions, and the intervener acts on
 // the computation (rollback, resources) or alerts. Every prediction and action is recorded.
 
-import type { ResourceLimits } from '../drivers/types.js';
 import type { AnalysisEngine } from '../analysis/engine.js';
-import { vmFeaturesFromMetrics, type PairFeatures, type VmFeatures } from '../analysis/features.js';
+import { type PairFeatures, type VmFeatures, vmFeaturesFromMetrics } from '../analysis/features.js';
+import type { ResourceLimits } from '../drivers/types.js';
 import type { ActionRecord, Intervener, InterventionTarget } from '../interventions/index.js';
 import type { Decision, PolicyEvaluator } from '../policy/index.js';
 import type { Prediction, Store } from '../store/types.js';

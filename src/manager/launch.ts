@@ -3,20 +3,20 @@
 
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
+import { AnalysisEngine } from '../analysis/engine.js';
+import { CheckpointStore } from '../checkpoints/page-store.js';
 import type { Driver } from '../drivers/types.js';
 import { WasmDriver } from '../drivers/wasm/driver.js';
 import { ShadowvmError } from '../errors.js';
-import { CheckpointStore } from '../checkpoints/page-store.js';
+import { type ActionRecord, createAlerters, Intervener } from '../interventions/index.js';
+import { defaultPolicy, type Policy, PolicyEvaluator } from '../policy/index.js';
 import type { Json, NewComputation, Store } from '../store/types.js';
 import { Computation } from './computation.js';
 import type { ComputationConfig } from './config.js';
+import { DriftAnalysis, type EpochAnalysis, interventionTarget } from './drift.js';
 import type { ComputationEvent, EpochObserver, OutputSink } from './ports.js';
 import { buildReport, type ComputationReport } from './report.js';
 import { StoreRecorder } from './store-recorder.js';
-import { AnalysisEngine } from '../analysis/engine.js';
-import { Intervener, createAlerters, type ActionRecord } from '../interventions/index.js';
-import { PolicyEvaluator, defaultPolicy, type Policy } from '../policy/index.js';
-import { DriftAnalysis, interventionTarget, type EpochAnalysis } from './drift.js';
 
 export class GuestNotFoundError extends ShadowvmError {
   constructor(path: string, reason: string) {
@@ -97,7 +97,9 @@ export async function runLaunch(launch: Launch): Promise<ComputationReport> {
   const { store, driver } = launch;
   const row = launch.computationId
     ? store.computations.update(launch.computationId, {})
-    : store.computations.create(computationRow({ name: launch.name, image: launch.image, driver: driver.name, args: launch.args, config: launch.config }));
+    : store.computations.create(
+        computationRow({ name: launch.name, image: launch.image, driver: driver.name, args: launch.args, config: launch.config }),
+      );
   launch.onCreated?.(row.id);
   store.computations.update(row.id, { status: 'running' });
   const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent);
@@ -165,7 +167,13 @@ export async function runLaunch(launch: Launch): Promise<ComputationReport> {
 }
 
 /** The stored row of a computation, made the same way whether it runs now or waits in a queue. */
-export function computationRow(input: { name: string; image: string; driver: string; args: readonly string[]; config: ComputationConfig }): NewComputation {
+export function computationRow(input: {
+  name: string;
+  image: string;
+  driver: string;
+  args: readonly string[];
+  config: ComputationConfig;
+}): NewComputation {
   return {
     name: input.name,
     image: input.image,

@@ -24,7 +24,17 @@ export interface DivergenceRecord {
 /** Something that happened to the computation, kept in its audit trail. */
 export interface ComputationEvent {
   readonly epoch: number;
-  readonly kind: 'vote' | 'rollback' | 'refork' | 'drop-shadow' | 'checkpoint' | 'restore-verified' | 'restore-mismatch' | 'fault' | 'vm-end' | 'note';
+  readonly kind:
+    | 'vote'
+    | 'rollback'
+    | 'refork'
+    | 'drop-shadow'
+    | 'checkpoint'
+    | 'restore-verified'
+    | 'restore-mismatch'
+    | 'fault'
+    | 'vm-end'
+    | 'note';
   readonly vmId?: string;
   readonly message: string;
   readonly detail?: Readonly<Record<string, unknown>>;

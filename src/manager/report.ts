@@ -1,11 +1,11 @@
 // The report of one computation: what the CLI prints and writes with --report, and what the
 // store keeps as the computation's final record. Built from the run's result and its events.
 
-import type { ComputationResult, ReplicaSummary } from './computation.js';
-import type { CheckpointInfo, ComputationEvent, DivergenceRecord } from './ports.js';
 import type { Agreement } from '../drivers/types.js';
 import { describeEnd } from '../drivers/vm-end.js';
 import type { ActionRecord } from '../interventions/index.js';
+import type { ComputationResult, ReplicaSummary } from './computation.js';
+import type { CheckpointInfo, ComputationEvent, DivergenceRecord } from './ports.js';
 
 export interface ComputationReport {
   readonly computationId: string;
@@ -30,10 +30,24 @@ export interface ComputationReport {
   readonly votes: readonly { readonly epoch: number; readonly message: string }[];
   readonly rollbacks: readonly { readonly epoch: number; readonly message: string }[];
   readonly reforks: readonly { readonly epoch: number; readonly message: string }[];
-  readonly checkpoints: readonly { readonly id: string; readonly epoch: number; readonly verified: boolean; readonly storedPages: number; readonly totalPages: number }[];
+  readonly checkpoints: readonly {
+    readonly id: string;
+    readonly epoch: number;
+    readonly verified: boolean;
+    readonly storedPages: number;
+    readonly totalPages: number;
+  }[];
   readonly events: readonly ComputationEvent[];
   /** What the drift analysis decided and did: alerts, rollbacks, resource changes, with outcomes. */
-  readonly interventions: readonly { readonly epoch: number; readonly vm: string; readonly kind: string; readonly level: string | null; readonly score: number; readonly reason: string; readonly outcome: string }[];
+  readonly interventions: readonly {
+    readonly epoch: number;
+    readonly vm: string;
+    readonly kind: string;
+    readonly level: string | null;
+    readonly score: number;
+    readonly reason: string;
+    readonly outcome: string;
+  }[];
   readonly replicas: readonly ReplicaSummary[];
   /** Shadows predicted to fail, and how their diversity profile differs from the primary's. */
   readonly attribution: readonly Attribution[];
@@ -102,7 +116,13 @@ export function buildReport(input: {
     votes: pick('vote'),
     rollbacks: pick('rollback'),
     reforks: pick('refork'),
-    checkpoints: input.checkpoints.map((c) => ({ id: c.id, epoch: c.epoch, verified: c.verified, storedPages: c.storedPages, totalPages: c.totalPages })),
+    checkpoints: input.checkpoints.map((c) => ({
+      id: c.id,
+      epoch: c.epoch,
+      verified: c.verified,
+      storedPages: c.storedPages,
+      totalPages: c.totalPages,
+    })),
     events,
     interventions: input.interventions.map((a) => ({
       epoch: a.epoch,
@@ -114,7 +134,8 @@ export function buildReport(input: {
       outcome: `${a.outcome.status}: ${a.outcome.detail}`,
     })),
     replicas: result.replicas,
-    attribution: input.agreement === 'exact' ? attributeVotes(result.replicas, events) : attributeDrift(result.replicas, input.interventions),
+    attribution:
+      input.agreement === 'exact' ? attributeVotes(result.replicas, events) : attributeDrift(result.replicas, input.interventions),
     timings: { wallMs: Math.round(result.wallMs), epochsPerSecond: result.epochs / Math.max(result.wallMs / 1000, 1e-9) },
     log: {
       bytesLogged: result.loggedBytes,
@@ -152,7 +173,13 @@ function attributeDrift(replicas: readonly ReplicaSummary[], interventions: read
   return primary === undefined ? [] : [...epochsByVm].flatMap(([vm, epochs]) => attribution(replicas, vm, primary.id, 'drift', epochs));
 }
 
-function attribution(replicas: readonly ReplicaSummary[], vmId: string, referenceId: string, basis: Attribution['basis'], epochs: Set<number>): Attribution[] {
+function attribution(
+  replicas: readonly ReplicaSummary[],
+  vmId: string,
+  referenceId: string,
+  basis: Attribution['basis'],
+  epochs: Set<number>,
+): Attribution[] {
   const replica = replicas.find((r) => r.id === vmId);
   const reference = replicas.find((r) => r.id === referenceId);
   if (replica === undefined || reference === undefined) return [];
@@ -160,7 +187,9 @@ function attribution(replicas: readonly ReplicaSummary[], vmId: string, referenc
   const differsIn = names
     .filter((name) => reference.dimensions[name] !== replica.dimensions[name])
     .map((dimension) => ({ dimension, replica: replica.dimensions[dimension] ?? '-', reference: reference.dimensions[dimension] ?? '-' }));
-  return [{ vm: vmId, profile: replica.profile, epochs: [...epochs].sort((x, y) => x - y), basis, reference: reference.profile, differsIn }];
+  return [
+    { vm: vmId, profile: replica.profile, epochs: [...epochs].sort((x, y) => x - y), basis, reference: reference.profile, differsIn },
+  ];
 }
 
 function stringList(value: unknown): string[] {

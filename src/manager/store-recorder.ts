@@ -1,10 +1,9 @@
 // Records a running computation into the store: VMs, inputs, the differential log (one
 // transaction per epoch), checkpoints (content-addressed), and the audit trail of events.
 
-import type { EpochMetrics, InputRecord, SnapshotDelta, StateDigest, VmEnd } from '../drivers/types.js';
-import type { DivergenceAppend } from '../store/types.js';
-import type { Store } from '../store/types.js';
 import type { CheckpointStore } from '../checkpoints/page-store.js';
+import type { EpochMetrics, InputRecord, SnapshotDelta, StateDigest, VmEnd } from '../drivers/types.js';
+import type { DivergenceAppend, Store } from '../store/types.js';
 import type { CheckpointInfo, ComputationEvent, ComputationRecorder, DivergenceRecord, VmInfo } from './ports.js';
 
 export class StoreRecorder implements ComputationRecorder {
@@ -103,28 +102,51 @@ export class StoreRecorder implements ComputationRecorder {
     if (difference.pages.length > 0) {
       const first = difference.pages[0];
       appends.push({
-        divergence: { ...base, kind: 'pages', pageCount: difference.pages.length, summary: `${difference.pages.length} page(s) differ (first: ${first})` },
+        divergence: {
+          ...base,
+          kind: 'pages',
+          pageCount: difference.pages.length,
+          summary: `${difference.pages.length} page(s) differ (first: ${first})`,
+        },
         deltas: record.deltas.map(({ page, delta }) => ({ page, delta })),
       });
     }
     if (difference.registers.length > 0) {
       appends.push({
-        divergence: { ...base, kind: 'registers', pageCount: 0, registers: difference.registers, summary: `registers differ: ${difference.registers.map((r) => r.name).join(', ')}` },
+        divergence: {
+          ...base,
+          kind: 'registers',
+          pageCount: 0,
+          registers: difference.registers,
+          summary: `registers differ: ${difference.registers.map((r) => r.name).join(', ')}`,
+        },
         deltas: [],
       });
     }
     if (difference.outputs.length > 0) {
       appends.push({
-        divergence: { ...base, kind: 'output', pageCount: 0, outputs: difference.outputs, summary: `output differs: ${difference.outputs.map((o) => o.stream).join(', ')}` },
+        divergence: {
+          ...base,
+          kind: 'output',
+          pageCount: 0,
+          outputs: difference.outputs,
+          summary: `output differs: ${difference.outputs.map((o) => o.stream).join(', ')}`,
+        },
         deltas: [],
       });
     }
     if (record.inputMismatch) {
       const { expected, got } = record.inputMismatch;
-      appends.push({ divergence: { ...base, kind: 'input', pageCount: 0, expected, got, summary: `asked for ${got}; the primary's log has ${expected}` }, deltas: [] });
+      appends.push({
+        divergence: { ...base, kind: 'input', pageCount: 0, expected, got, summary: `asked for ${got}; the primary's log has ${expected}` },
+        deltas: [],
+      });
     } else if (difference.end) {
       const { primary, shadow } = difference.end;
-      appends.push({ divergence: { ...base, kind: 'exit', pageCount: 0, primary, shadow, summary: `primary ${primary}, shadow ${shadow}` }, deltas: [] });
+      appends.push({
+        divergence: { ...base, kind: 'exit', pageCount: 0, primary, shadow, summary: `primary ${primary}, shadow ${shadow}` },
+        deltas: [],
+      });
     }
     return appends;
   }

@@ -11,9 +11,7 @@ const shadow: VmIdentity = { id: 's1', role: 'shadow', profile: 'worker/v8-defau
 
 /** One line per decision: "epoch cause level: action action…", easy to compare as a whole. */
 function summary(decision: Decision): string {
-  const actions = decision.actions.map((action) =>
-    action.kind === 'alert' ? `${action.status}(${action.alert})` : action.kind,
-  );
+  const actions = decision.actions.map((action) => (action.kind === 'alert' ? `${action.status}(${action.alert})` : action.kind));
   return `${decision.epoch} ${decision.cause} ${decision.level ?? '-'}: ${actions.join(' ')}`;
 }
 
@@ -24,9 +22,7 @@ function feed(evaluator: PolicyEvaluator, scores: readonly number[], vm = primar
 
 describe('PolicyEvaluator levels (built-in: warn 0.6/0.5 ×2, predict-failure 0.85/0.7 ×1)', () => {
   it('enters warn only after two consecutive epochs at or above 0.6', () => {
-    assert.deepEqual(feed(new PolicyEvaluator(defaultPolicy()), [0.65, 0.3, 0.65, 0.61, 0.62]), [
-      '4 level-up warn: firing(warn)',
-    ]);
+    assert.deepEqual(feed(new PolicyEvaluator(defaultPolicy()), [0.65, 0.3, 0.65, 0.61, 0.62]), ['4 level-up warn: firing(warn)']);
   });
 
   it('holds a level while the score stays above its exit threshold, leaves it below', () => {
@@ -52,9 +48,7 @@ describe('PolicyEvaluator levels (built-in: warn 0.6/0.5 ×2, predict-failure 0.
   });
 
   it('ignores a score that is not a number', () => {
-    assert.deepEqual(feed(new PolicyEvaluator(defaultPolicy()), [0.7, Number.NaN, 0.7]), [
-      '3 level-up warn: firing(warn)',
-    ]);
+    assert.deepEqual(feed(new PolicyEvaluator(defaultPolicy()), [0.7, Number.NaN, 0.7]), ['3 level-up warn: firing(warn)']);
   });
 
   it('keeps each VM on its own track and applies its overrides', () => {
@@ -84,23 +78,13 @@ describe('PolicyEvaluator levels (built-in: warn 0.6/0.5 ×2, predict-failure 0.
 
 describe('PolicyEvaluator forecasts (built-in: memory within 40 epochs → raise-memory ×1.5)', () => {
   function forecasts(evaluator: PolicyEvaluator, inputs: readonly (ForecastInput | undefined)[]): string[] {
-    return inputs.flatMap((forecast, i) =>
-      evaluator.evaluate({ vm: primary, epoch: i + 1, score: 0, forecast }).map(summary),
-    );
+    return inputs.flatMap((forecast, i) => evaluator.evaluate({ vm: primary, epoch: i + 1, score: 0, forecast }).map(summary));
   }
 
   it('acts once when the crossing enters the horizon and re-arms when it leaves', () => {
     const evaluator = new PolicyEvaluator(defaultPolicy());
     assert.deepEqual(
-      forecasts(evaluator, [
-        { memory: 100 },
-        { memory: 30 },
-        { memory: 25 },
-        undefined,
-        {},
-        { memory: null },
-        { memory: 12 },
-      ]),
+      forecasts(evaluator, [{ memory: 100 }, { memory: 30 }, { memory: 25 }, undefined, {}, { memory: null }, { memory: 12 }]),
       ['2 forecast -: raise-memory', '7 forecast -: raise-memory'],
     );
     const [decision] = new PolicyEvaluator(defaultPolicy()).evaluate({
@@ -110,9 +94,7 @@ describe('PolicyEvaluator forecasts (built-in: memory within 40 epochs → raise
       forecast: { memory: 40 },
     });
     assert.equal(decision?.reason, 'memory limit predicted to be crossed in 40 epochs (horizon 40)');
-    assert.deepEqual(decision?.actions, [
-      { kind: 'raise-memory', factor: 1.5, max: undefined, limit: { max: 3, perEpochs: 100 } },
-    ]);
+    assert.deepEqual(decision?.actions, [{ kind: 'raise-memory', factor: 1.5, max: undefined, limit: { max: 3, perEpochs: 100 } }]);
   });
 
   it('resolves a forecast alert when the crossing leaves the horizon', () => {

@@ -163,9 +163,7 @@ export class PolicyEvaluator {
     const current = levels.findIndex((level) => level.name === state.level);
     if (current === -1) state.level = null;
 
-    const streaks = new Map(
-      levels.map((level) => [level.name, score >= level.enter ? (state.streaks.get(level.name) ?? 0) + 1 : 0]),
-    );
+    const streaks = new Map(levels.map((level) => [level.name, score >= level.enter ? (state.streaks.get(level.name) ?? 0) + 1 : 0]));
     state.streaks = streaks;
 
     // Up: the most severe level above the current one whose run of epochs is long enough.

@@ -106,10 +106,7 @@ describe('parsePolicy', () => {
       rejection('levels:\n  - {name: warn, enter: 0.6, exit: 0.5, actions: [reboot]}'),
       /levels\[0\]\.actions\[0\]: must be one of alert, rollback/,
     );
-    assert.match(
-      rejection('alerts: {webhooks: [ftp://host/x]}'),
-      /alerts\.webhooks\[0\]: must be an http:\/\/ or https:\/\/ URL/,
-    );
+    assert.match(rejection('alerts: {webhooks: [ftp://host/x]}'), /alerts\.webhooks\[0\]: must be an http:\/\/ or https:\/\/ URL/);
     assert.match(rejection('dryRun: yes'), /^policy\.yaml: dryRun: must be true or false \(got "yes"\)$/);
     assert.match(rejection('[1, 2]'), /^policy\.yaml: \(top level\): must be a mapping of settings/);
     assert.match(
@@ -124,17 +121,11 @@ describe('parsePolicy', () => {
       /^policy\.yaml: levels\[0\]\.entr: unknown setting; remove it or fix its spelling \(did you mean "enter"\?\)/,
     );
     assert.match(rejection('levles: []'), /levles: unknown setting.*did you mean "levels"/);
-    assert.match(
-      rejection('alerts: {zzz: 1}'),
-      /alerts\.zzz: unknown setting.*allowed here: webhooks, alertmanagers, log/,
-    );
+    assert.match(rejection('alerts: {zzz: 1}'), /alerts\.zzz: unknown setting.*allowed here: webhooks, alertmanagers, log/);
   });
 
   it('checks levels against each other', () => {
-    assert.match(
-      rejection('levels:\n  - {name: warn, enter: 0.6, exit: 0.6}'),
-      /levels\[0\]\.exit: must be lower than enter \(0\.6\)/,
-    );
+    assert.match(rejection('levels:\n  - {name: warn, enter: 0.6, exit: 0.6}'), /levels\[0\]\.exit: must be lower than enter \(0\.6\)/);
     assert.match(
       rejection('levels:\n  - {name: a, enter: 0.6, exit: 0.5}\n  - {name: b, enter: 0.5, exit: 0.4}'),
       /levels\[1\]\.enter: must be higher than levels\[0\]\.enter \(0\.6\)/,

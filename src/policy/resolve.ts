@@ -3,15 +3,7 @@
 // beats a rule for its whole role whatever order the file lists them in.
 
 import type { Role } from '../drivers/types.js';
-import type {
-  ActionKind,
-  ForecastResource,
-  Policy,
-  RaiseResource,
-  VmMatch,
-  VmPolicy,
-  VmPolicyPatch,
-} from './schema.js';
+import type { ActionKind, ForecastResource, Policy, RaiseResource, VmMatch, VmPolicy, VmPolicyPatch } from './schema.js';
 
 /** Which VM a policy is resolved for. `profile` is the diversity profile's name. */
 export interface VmIdentity {
@@ -55,14 +47,8 @@ export function applyPatch(base: VmPolicy, patch: VmPolicyPatch): VmPolicy {
   }
   return {
     levels: patch.levels ?? base.levels,
-    forecast: mergeNullable<ForecastResource, NonNullable<VmPolicy['forecast'][ForecastResource]>>(
-      base.forecast,
-      patch.forecast,
-    ),
-    rateLimits: mergeNullable<ActionKind, NonNullable<VmPolicy['rateLimits'][ActionKind]>>(
-      base.rateLimits,
-      patch.rateLimits,
-    ),
+    forecast: mergeNullable<ForecastResource, NonNullable<VmPolicy['forecast'][ForecastResource]>>(base.forecast, patch.forecast),
+    rateLimits: mergeNullable<ActionKind, NonNullable<VmPolicy['rateLimits'][ActionKind]>>(base.rateLimits, patch.rateLimits),
     raise,
     dryRun: patch.dryRun ?? base.dryRun,
   };

@@ -78,27 +78,23 @@ const levelSchema = z
     }
   });
 
-const levelsSchema = z
-  .array(levelSchema, must('a list of levels, mildest first'))
-  .superRefine((levels, ctx) => {
-    const seen = new Set<string>();
-    levels.forEach((level, i) => {
-      if (seen.has(level.name)) {
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `must be unique ("${level.name}" is used twice)` });
-      }
-      seen.add(level.name);
-      const previous = levels[i - 1];
-      if (previous !== undefined && level.enter <= previous.enter) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [i, 'enter'],
-          message:
-            `must be higher than levels[${i - 1}].enter (${previous.enter}): ` +
-            'levels go from mildest to most severe',
-        });
-      }
-    });
+const levelsSchema = z.array(levelSchema, must('a list of levels, mildest first')).superRefine((levels, ctx) => {
+  const seen = new Set<string>();
+  levels.forEach((level, i) => {
+    if (seen.has(level.name)) {
+      ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `must be unique ("${level.name}" is used twice)` });
+    }
+    seen.add(level.name);
+    const previous = levels[i - 1];
+    if (previous !== undefined && level.enter <= previous.enter) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'enter'],
+        message: `must be higher than levels[${i - 1}].enter (${previous.enter}): levels go from mildest to most severe`,
+      });
+    }
   });
+});
 
 const forecastRuleSchema = z.strictObject(
   {

@@ -2,14 +2,14 @@
 // there and the interrupted computation is marked failed with the epoch it reached.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '../store/sqlite.js';
-import { REPO_GUESTS, call, waitFor } from './testing.js';
+import { call, REPO_GUESTS, waitFor } from './testing.js';
 
 const SERVE = fileURLToPath(new URL('../cli/commands/serve.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-crash-'));
@@ -23,8 +23,13 @@ after(() => {
 async function serve(): Promise<{ child: ChildProcess; url: string }> {
   // An entry file rather than `node -e`: worker threads inherit execArgv, and -e flags break them.
   const entry = join(dir, 'serve.mjs');
-  writeFileSync(entry, `import { serveCommand } from ${JSON.stringify(SERVE)};\nprocess.exitCode = await serveCommand(process.argv.slice(2));\n`);
-  const child = spawn(process.execPath, [entry, '--port', '0', '--data', dir, '--guests', REPO_GUESTS], { stdio: ['ignore', 'ignore', 'pipe'] });
+  writeFileSync(
+    entry,
+    `import { serveCommand } from ${JSON.stringify(SERVE)};\nprocess.exitCode = await serveCommand(process.argv.slice(2));\n`,
+  );
+  const child = spawn(process.execPath, [entry, '--port', '0', '--data', dir, '--guests', REPO_GUESTS], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   children.push(child);
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -90,7 +95,10 @@ test('kill -9 mid-run: nothing recorded is lost and the computation is marked in
   const lastEpoch = Number(/interrupted at epoch (\d+)/.exec(row.report.end)?.[1]);
   assert.match(row.report.end, /^manager restarted; computation interrupted at epoch \d+$/);
   const vms = (await call(second.url, 'GET', `/api/computations/${id}/vms`)).body.items as { status: string }[];
-  assert.ok(vms.every((vm) => vm.status === 'ended'), 'no VM is left running');
+  assert.ok(
+    vms.every((vm) => vm.status === 'ended'),
+    'no VM is left running',
+  );
   const log = (await call(second.url, 'GET', `/api/computations/${id}/log?limit=10000`)).body;
   assert.equal(Math.max(...log.epochs.map((e: { epoch: number }) => e.epoch)), lastEpoch);
   second.child.kill('SIGTERM');

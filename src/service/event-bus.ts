@@ -2,7 +2,17 @@
 // `capacity` events stay in a ring so a client that lost its connection resumes from its
 // Last-Event-ID without missing anything (or learns that it fell too far behind).
 
-export const SERVICE_EVENT_TYPES = ['status', 'epoch', 'divergence', 'score', 'prediction', 'intervention', 'event', 'output', 'end'] as const;
+export const SERVICE_EVENT_TYPES = [
+  'status',
+  'epoch',
+  'divergence',
+  'score',
+  'prediction',
+  'intervention',
+  'event',
+  'output',
+  'end',
+] as const;
 export type ServiceEventType = (typeof SERVICE_EVENT_TYPES)[number];
 
 export interface ServiceEvent {

@@ -8,17 +8,17 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Fault } from '../drivers/types.js';
 import { ShadowvmError } from '../errors.js';
-import { defaultFaultAddress, type ComputationConfig } from '../manager/config.js';
+import { type ComputationConfig, defaultFaultAddress } from '../manager/config.js';
 import { computationRow, launchWasm, type RunningComputation } from '../manager/launch.js';
 import type { EpochObserver, EpochOutcome } from '../manager/ports.js';
 import type { ComputationReport } from '../manager/report.js';
-import { defaultPolicy, resolvePolicy, type Policy } from '../policy/index.js';
+import { defaultPolicy, type Policy, resolvePolicy } from '../policy/index.js';
 import { ComputationNotFoundError } from '../store/errors.js';
-import type { Computation as StoredComputation, Store } from '../store/types.js';
+import type { Store, Computation as StoredComputation } from '../store/types.js';
 import { ManagerClosedError, NotRunningError, UnknownReplicaError } from './errors.js';
 import { EventBus } from './event-bus.js';
 import { resolveGuest } from './guests.js';
-import { markInterrupted, type Interrupted } from './recovery.js';
+import { type Interrupted, markInterrupted } from './recovery.js';
 
 /** A computation to start, validated at the edge (src/api). */
 export interface StartRequest {
@@ -168,13 +168,23 @@ export class Manager {
   }
 
   /** Injects a fault at the end of the replica's next epoch; a bit flip without address lands in used memory. */
-  inject(id: string, target: string, fault: { kind: 'bitflip'; bit: number; address?: number } | { kind: 'corrupt-input'; seq: number }): Fault {
+  inject(
+    id: string,
+    target: string,
+    fault: { kind: 'bitflip'; bit: number; address?: number } | { kind: 'corrupt-input'; seq: number },
+  ): Fault {
     const handle = this.handle(id);
     const names = handle.computation.replicas().map((r) => r.name);
     if (!names.includes(target)) throw new UnknownReplicaError(target, names);
     const entry = this.entry(id);
     const resolved: Fault =
-      fault.kind === 'bitflip' ? { kind: 'bitflip', bit: fault.bit, address: fault.address ?? defaultFaultAddress(entry.primaryMemoryBytes || 2 ** 16, entry.epoch + 1) } : fault;
+      fault.kind === 'bitflip'
+        ? {
+            kind: 'bitflip',
+            bit: fault.bit,
+            address: fault.address ?? defaultFaultAddress(entry.primaryMemoryBytes || 2 ** 16, entry.epoch + 1),
+          }
+        : fault;
     handle.computation.injectFault(target, resolved);
     return resolved;
   }
@@ -201,7 +211,9 @@ export class Manager {
   async close(reason = 'the manager is shutting down'): Promise<void> {
     this.closed = true;
     for (const entry of [...this.queue]) await this.cancel(entry.id, reason);
-    await Promise.all([...this.entries.values()].filter((e) => e.phase === 'running').map((e) => this.cancel(e.id, reason).catch(() => undefined)));
+    await Promise.all(
+      [...this.entries.values()].filter((e) => e.phase === 'running').map((e) => this.cancel(e.id, reason).catch(() => undefined)),
+    );
     await this.whenIdle();
   }
 
@@ -243,10 +255,21 @@ export class Manager {
         observers: [this.observer(entry)],
         onEvent: (event) => this.bus.publish('event', id, { ...event }),
         onAction: (action) =>
-          this.bus.publish('intervention', id, { epoch: action.epoch, vmId: action.vm.id, kind: action.kind, level: action.level, score: action.score, reason: action.reason, outcome: `${action.outcome.status}: ${action.outcome.detail}` }),
+          this.bus.publish('intervention', id, {
+            epoch: action.epoch,
+            vmId: action.vm.id,
+            kind: action.kind,
+            level: action.level,
+            score: action.score,
+            reason: action.reason,
+            outcome: `${action.outcome.status}: ${action.outcome.detail}`,
+          }),
         onAnalysis: (analysis) => {
           for (const { vmId, score } of analysis.scores) entry.scores.set(vmId, score);
-          this.bus.publish('score', id, { epoch: analysis.epoch, scores: Object.fromEntries(analysis.scores.map((s) => [s.vmId, s.score])) });
+          this.bus.publish('score', id, {
+            epoch: analysis.epoch,
+            scores: Object.fromEntries(analysis.scores.map((s) => [s.vmId, s.score])),
+          });
           for (const prediction of analysis.predictions) this.bus.publish('prediction', id, { ...prediction });
         },
         onStarted: (handle) => {

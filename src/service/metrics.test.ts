@@ -1,7 +1,8 @@
 // The service's metrics stay bounded over many computations: an ended computation's series stay
 // until `keptEnded` later computations ended, then go; the ended count stays.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { EventBus } from './event-bus.js';
 import { serviceMetrics } from './metrics.js';
 
@@ -15,11 +16,17 @@ test('metrics of ended computations are pruned once newer ones ended', async () 
       bus.publish('score', computation, { scores: { [`${computation}/shadow1`]: 0.9 } });
       bus.publish('end', computation, { status: 'succeeded' });
     };
-    const exported = async () => (await metrics.registry.metrics()).split('\n').filter((line) => line.startsWith('shadowvm_') && !line.startsWith('shadowvm_process_'));
+    const exported = async () =>
+      (await metrics.registry.metrics())
+        .split('\n')
+        .filter((line) => line.startsWith('shadowvm_') && !line.startsWith('shadowvm_process_'));
     const about = (lines: string[], computation: string) => lines.filter((line) => line.includes(`computation="${computation}"`));
 
     bus.publish('epoch', 'c1', { vms: { 'c1/primary': { runMs: 10, digestMs: 1, lagMs: 2, memoryPages: 300 } } });
-    assert.ok(about(await exported(), 'c1').some((line) => line.startsWith('shadowvm_memory_pages')), 'a running computation has its gauges');
+    assert.ok(
+      about(await exported(), 'c1').some((line) => line.startsWith('shadowvm_memory_pages')),
+      'a running computation has its gauges',
+    );
 
     run('c1');
     let lines = about(await exported(), 'c1');

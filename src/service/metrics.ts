@@ -6,7 +6,7 @@
 // `keptEnded` ended computations, so scrapes after the end still see them, and then go
 // (`shadowvm_computations_ended_total` keeps the count).
 
-import { Counter, Gauge, Registry, collectDefaultMetrics, type LabelValues } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, type LabelValues, Registry } from 'prom-client';
 import type { ServiceEvent } from './event-bus.js';
 import type { Manager } from './manager.js';
 
@@ -28,10 +28,10 @@ class SeriesOfComputations {
   private readonly byComputation = new Map<string, Map<Series, Map<string, LabelValues<string>>>>();
 
   note(computation: string, metric: Series, labels: LabelValues<string>): void {
-    let metrics = this.byComputation.get(computation);
-    if (metrics === undefined) this.byComputation.set(computation, (metrics = new Map()));
-    let labelSets = metrics.get(metric);
-    if (labelSets === undefined) metrics.set(metric, (labelSets = new Map()));
+    const metrics = this.byComputation.get(computation) ?? new Map<Series, Map<string, LabelValues<string>>>();
+    this.byComputation.set(computation, metrics);
+    const labelSets = metrics.get(metric) ?? new Map<string, LabelValues<string>>();
+    metrics.set(metric, labelSets);
     labelSets.set(JSON.stringify(labels), labels);
   }
 
@@ -57,8 +57,11 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
   const divergences = make.counter('shadowvm_divergences_total', 'Epochs at which a VM differed from the primary', ['computation', 'vm']);
   const score = make.gauge('shadowvm_drift_score', 'Latest drift score (0..1) the policy judged', ['computation', 'vm']);
   const predictions = make.counter('shadowvm_predictions_total', 'Warning and failure predictions', ['computation', 'vm', 'level']);
-  const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', ['computation', 'kind']);
-  const lag = make.gauge('shadowvm_lag_ms', "How long after the primary the VM reached the last barrier", ['computation', 'vm']);
+  const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', [
+    'computation',
+    'kind',
+  ]);
+  const lag = make.gauge('shadowvm_lag_ms', 'How long after the primary the VM reached the last barrier', ['computation', 'vm']);
   const overhead = make.gauge('shadowvm_digest_overhead_ratio', 'Digest time over run time in the last epoch', ['computation', 'vm']);
   const memory = make.gauge('shadowvm_memory_pages', 'Guest memory in use, in 4 KiB pages', ['computation', 'vm']);
   const phase = make.gauge('shadowvm_computations', 'Computations of this manager by phase', ['phase']);
@@ -89,7 +92,9 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
     switch (event.type) {
       case 'epoch': {
         count(epochs, { computation });
-        for (const [vm, m] of Object.entries(data.vms as Record<string, { runMs: number; digestMs: number; lagMs: number; memoryPages: number }>)) {
+        for (const [vm, m] of Object.entries(
+          data.vms as Record<string, { runMs: number; digestMs: number; lagMs: number; memoryPages: number }>,
+        )) {
           setGauge(lag, { computation, vm }, m.lagMs);
           setGauge(overhead, { computation, vm }, m.runMs > 0 ? m.digestMs / m.runMs : 0);
           setGauge(memory, { computation, vm }, m.memoryPages);

@@ -12,7 +12,10 @@ export interface Interrupted {
 const SCAN_LIMIT = 1_000_000;
 
 export function markInterrupted(store: Store): Interrupted[] {
-  const stale = [...store.computations.list({ status: 'running', limit: SCAN_LIMIT }), ...store.computations.list({ status: 'created', limit: SCAN_LIMIT })];
+  const stale = [
+    ...store.computations.list({ status: 'running', limit: SCAN_LIMIT }),
+    ...store.computations.list({ status: 'created', limit: SCAN_LIMIT }),
+  ];
   return stale.map((computation) => {
     const epochs = store.difflog.readEpochs(computation.id);
     const epoch = epochs.reduce((max, record) => Math.max(max, record.epoch), 0);

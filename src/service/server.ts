@@ -2,8 +2,8 @@
 // instance. Loopback by default; any other address needs a bearer token, checked on every request
 // except the dashboard's static files.
 
-import Fastify, { type FastifyInstance } from 'fastify';
 import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { errorHandler, notFoundHandler } from '../api/errors.js';
 import { openApiDocument } from '../api/openapi.js';
 import { registerRoutes } from '../api/routes.js';

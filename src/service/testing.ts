@@ -11,7 +11,12 @@ import { Manager } from './manager.js';
 import { startServer } from './server.js';
 
 /** guests/bin of the repository, from src/service or dist/src/service alike. */
-export const REPO_GUESTS = resolve(fileURLToPath(new URL('.', import.meta.url)), ...(import.meta.url.includes('/dist/') ? ['..', '..', '..'] : ['..', '..']), 'guests', 'bin');
+export const REPO_GUESTS = resolve(
+  fileURLToPath(new URL('.', import.meta.url)),
+  ...(import.meta.url.includes('/dist/') ? ['..', '..', '..'] : ['..', '..']),
+  'guests',
+  'bin',
+);
 
 export interface TestService {
   readonly url: string;
@@ -24,9 +29,19 @@ export interface TestService {
 export async function startTestService(options: { token?: string; host?: string; concurrency?: number } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-service-'));
   const store = openSqliteStore({ path: join(dir, 'shadowvm.db') });
-  const manager = new Manager({ store, dataDir: dir, guestsDir: REPO_GUESTS, ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
+  const manager = new Manager({
+    store,
+    dataDir: dir,
+    guestsDir: REPO_GUESTS,
+    ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+  });
   try {
-    const server = await startServer({ manager, host: options.host ?? '127.0.0.1', port: 0, ...(options.token ? { token: options.token } : {}) });
+    const server = await startServer({
+      manager,
+      host: options.host ?? '127.0.0.1',
+      port: 0,
+      ...(options.token ? { token: options.token } : {}),
+    });
     const url = server.url.replace('://0.0.0.0:', '://127.0.0.1:');
     return {
       url,
@@ -48,14 +63,27 @@ export async function startTestService(options: { token?: string; host?: string;
 }
 
 /** JSON request helper: status and parsed body. */
-export async function call(url: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }> {
+export async function call(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  token?: string,
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON a route answers
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await response.text();
-  return { status: response.status, body: text.length > 0 && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text };
+  return {
+    status: response.status,
+    body: text.length > 0 && response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+  };
 }
 
 /** Polls until `check` returns a value (not undefined) or the deadline passes. */

@@ -1,9 +1,9 @@
 // `--store postgres://…` as a user types it: a real shadowvm process writing to and reading from
 // a real PostgreSQL server.
 
-import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { postgresUnavailable, startTestPostgres, type TestPostgres } from './postgres-testing.js';
 
@@ -31,7 +31,11 @@ describe('shadowvm --store postgres://', { skip: postgresUnavailable() ?? false 
 
     const log = shadowvm(['log', report.computationId, '--all', '--json', '--store', url]);
     assert.equal(log.code, 0, log.stderr);
-    const view = JSON.parse(log.stdout) as { computation: { id: string; status: string; exitCode: number }; epochs: unknown[]; divergences: unknown[] };
+    const view = JSON.parse(log.stdout) as {
+      computation: { id: string; status: string; exitCode: number };
+      epochs: unknown[];
+      divergences: unknown[];
+    };
     assert.deepEqual([view.computation.id, view.computation.status, view.computation.exitCode], [report.computationId, 'succeeded', 0]);
     assert.ok(view.epochs.length > 0);
     assert.deepEqual(view.divergences, []);
@@ -41,7 +45,10 @@ describe('shadowvm --store postgres://', { skip: postgresUnavailable() ?? false 
     const result = shadowvm(['log', 'c-0000000000', '--store', 'postgres://me:topsecret@127.0.0.1:1/shadowvm']);
     assert.equal(result.code, 2);
     assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
-    assert.match(result.stderr, /^shadowvm: cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/shadowvm: connection refused; start the server/);
+    assert.match(
+      result.stderr,
+      /^shadowvm: cannot connect to PostgreSQL at postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/shadowvm: connection refused; start the server/,
+    );
     assert.doesNotMatch(result.stderr, /topsecret/);
   });
 });

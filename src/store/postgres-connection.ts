@@ -3,11 +3,20 @@
 // postgres-channel.ts). One request is in flight at a time, which is also what keeps a
 // transaction's statements together on the one connection.
 
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { Flag, type PgFailure, type PgRequest, type PgResponse, type PgWorkerData, type Row, type SqlStatement, type SqlValue } from './postgres-channel.js';
-import { PostgresConnectError, PostgresQueryError, PostgresUnresponsiveError } from './postgres-errors.js';
 import { waitWhile } from '../wait-while.js';
+import {
+  Flag,
+  type PgFailure,
+  type PgRequest,
+  type PgResponse,
+  type PgWorkerData,
+  type Row,
+  type SqlStatement,
+  type SqlValue,
+} from './postgres-channel.js';
+import { PostgresConnectError, PostgresQueryError, PostgresUnresponsiveError } from './postgres-errors.js';
 
 /** Longest wait for one answer before the connection is given up on. */
 export const DEFAULT_TIMEOUT_MS = 60_000;

@@ -35,7 +35,7 @@ export function classifyConnectFailure(failure: PgFailure): ConnectFailure {
 const CONNECT_FIX: Record<ConnectFailure, (failure: PgFailure) => string> = {
   refused: () => 'connection refused; start the server or fix the host and port in the URL',
   'unknown-host': () => 'the host name does not resolve; fix the host in the URL',
-  auth: () => 'authentication failed; check the user and password in the URL (or the server\'s pg_hba.conf)',
+  auth: () => "authentication failed; check the user and password in the URL (or the server's pg_hba.conf)",
   'no-database': (f) => `${f.message}; create it with createdb or fix the database name in the URL`,
   other: (f) => `${f.message}; check that the server is running and the URL is right`,
 };
@@ -65,7 +65,10 @@ export class PostgresQueryError extends ShadowvmError {
 /** The worker holding the connection gave no answer in time; the store cannot be used further. */
 export class PostgresUnresponsiveError extends ShadowvmError {
   constructor(location: string, timeoutMs: number) {
-    super('postgres-unresponsive', `PostgreSQL at ${location} gave no answer within ${timeoutMs} ms; check the server and the network, then retry`);
+    super(
+      'postgres-unresponsive',
+      `PostgreSQL at ${location} gave no answer within ${timeoutMs} ms; check the server and the network, then retry`,
+    );
   }
 }
 

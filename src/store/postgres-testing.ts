@@ -2,11 +2,11 @@
 // listening on 127.0.0.1 at a free port, removed again by stop(). Uses Debian's server binaries
 // (package `postgresql`); tests skip when they are absent.
 
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { freeLoopbackPort } from '../free-port.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freeLoopbackPort } from '../free-port.js';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 
@@ -40,7 +40,9 @@ export interface TestPostgres {
 function run(command: string, args: readonly string[], options: SpawnSyncOptions = {}): string {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'], ...options });
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed (${result.status ?? result.signal}): ${String(result.stderr)}${String(result.stdout)}`);
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${result.status ?? result.signal}): ${String(result.stderr)}${String(result.stdout)}`,
+    );
   }
   return String(result.stdout);
 }

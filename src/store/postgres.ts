@@ -4,7 +4,7 @@
 
 import { z } from 'zod';
 import { NotAShadowvmDatabaseError, SchemaTooNewError } from './errors.js';
-import { LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations, type ColumnTypes } from './migrations.js';
+import { type ColumnTypes, LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations } from './migrations.js';
 import { PostgresAudit } from './postgres-audit.js';
 import { PostgresCheckpoints } from './postgres-checkpoints.js';
 import { PostgresComputations, PostgresVms } from './postgres-computations.js';
@@ -49,7 +49,7 @@ const nameRow = z.object({ name: z.string() });
 /** Fails unless the schema is empty, or holds a database this project created. */
 function checkIdentity(db: PostgresConnection, location: string): void {
   const tables = db
-    .query("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()")
+    .query('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()')
     .map((row) => parseRow(nameRow, row, 'table list').name);
   if (tables.length > 0 && !tables.includes('schema_migrations')) throw new NotAShadowvmDatabaseError(location);
 }

@@ -20,9 +20,7 @@ export const profileSchema = z.object({ name: z.string(), dimensions: stringReco
 export const jsonSchema: z.ZodType<Json> = z.json();
 
 /** SQLite returns BLOBs as Buffers; callers get plain Uint8Array views of them (no copy). */
-export const bytes = z
-  .instanceof(Uint8Array)
-  .transform((blob) => new Uint8Array(blob.buffer, blob.byteOffset, blob.length));
+export const bytes = z.instanceof(Uint8Array).transform((blob) => new Uint8Array(blob.buffer, blob.byteOffset, blob.length));
 
 /** Integer columns holding 0/1. */
 export const flag = z.union([z.literal(0), z.literal(1)]).transform((value) => value === 1);

@@ -5,14 +5,7 @@ import { z } from 'zod';
 import { ComputationNotFoundError } from './errors.js';
 import { epochBounds, jsonSchema, parseJson, parseRow } from './rows.js';
 import { withReference } from './sqlite-errors.js';
-import type {
-  AuditRepository,
-  EpochRange,
-  Intervention,
-  Prediction,
-  StoredIntervention,
-  StoredPrediction,
-} from './types.js';
+import type { AuditRepository, EpochRange, Intervention, Prediction, StoredIntervention, StoredPrediction } from './types.js';
 
 const interventionRow = z.object({
   id: z.number(),
@@ -87,9 +80,7 @@ export class SqliteAudit implements AuditRepository {
       `INSERT INTO predictions (computation_id, vm_id, epoch, detector, score, level, at)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.listPredictionsStmt = db.prepare(
-      'SELECT * FROM predictions WHERE computation_id = ? AND epoch >= ? AND epoch <= ? ORDER BY id',
-    );
+    this.listPredictionsStmt = db.prepare('SELECT * FROM predictions WHERE computation_id = ? AND epoch >= ? AND epoch <= ? ORDER BY id');
     this.predictionsTx = db.transaction((predictions: readonly Prediction[]) => {
       const at = Date.now();
       for (const p of predictions) {
@@ -101,8 +92,7 @@ export class SqliteAudit implements AuditRepository {
   appendIntervention(i: Intervention): StoredIntervention {
     const detail = i.detail === null ? null : JSON.stringify(i.detail);
     const { lastInsertRowid } = withReference(
-      () =>
-        this.insertInterventionStmt.run(i.computationId, i.vmId, i.epoch, i.kind, i.reason, i.score, i.outcome, detail, Date.now()),
+      () => this.insertInterventionStmt.run(i.computationId, i.vmId, i.epoch, i.kind, i.reason, i.score, i.outcome, detail, Date.now()),
       () => new ComputationNotFoundError(i.computationId),
     );
     return toIntervention(this.getInterventionStmt.get(lastInsertRowid));

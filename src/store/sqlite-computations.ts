@@ -63,9 +63,7 @@ export class SqliteComputations implements ComputationRepository {
     );
     this.getStmt = db.prepare('SELECT * FROM computations WHERE id = ?');
     this.listStmt = db.prepare('SELECT * FROM computations ORDER BY created_at DESC, id LIMIT ? OFFSET ?');
-    this.listByStatusStmt = db.prepare(
-      'SELECT * FROM computations WHERE status = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?',
-    );
+    this.listByStatusStmt = db.prepare('SELECT * FROM computations WHERE status = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?');
     this.updateStmt = db.prepare(
       `UPDATE computations SET status = @status, exit_code = @exitCode, report = @report, updated_at = @at
        WHERE id = @id`,
@@ -86,10 +84,7 @@ export class SqliteComputations implements ComputationRepository {
   list(query: ComputationQuery = {}): Computation[] {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const offset = query.offset ?? 0;
-    const rows =
-      query.status === undefined
-        ? this.listStmt.all(limit, offset)
-        : this.listByStatusStmt.all(query.status, limit, offset);
+    const rows = query.status === undefined ? this.listStmt.all(limit, offset) : this.listByStatusStmt.all(query.status, limit, offset);
     return rows.map(toComputation);
   }
 
@@ -156,9 +151,7 @@ export class SqliteVms implements VmRepository {
     );
     this.getStmt = db.prepare('SELECT * FROM vms WHERE computation_id = ? AND vm_id = ?');
     this.statusStmt = db.prepare('UPDATE vms SET status = ? WHERE computation_id = ? AND vm_id = ?');
-    this.endStmt = db.prepare(
-      `UPDATE vms SET status = 'ended', end_state = ?, ended_at = ? WHERE computation_id = ? AND vm_id = ?`,
-    );
+    this.endStmt = db.prepare(`UPDATE vms SET status = 'ended', end_state = ?, ended_at = ? WHERE computation_id = ? AND vm_id = ?`);
     this.listStmt = db.prepare('SELECT * FROM vms WHERE computation_id = ? ORDER BY started_at, vm_id');
   }
 

@@ -3,8 +3,8 @@
 
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import type { EpochMetrics } from '../drivers/types.js';
 import type { Divergence, DivergenceDetail, DivergenceId, PageDelta } from '../difflog/types.js';
+import type { EpochMetrics } from '../drivers/types.js';
 import { ComputationNotFoundError } from './errors.js';
 import { bytes, epochBounds, flag, numberRecord, parseJson, parseRow } from './rows.js';
 import { withReference } from './sqlite-errors.js';
@@ -167,9 +167,7 @@ export class SqliteDiffLog implements DiffLogRepository {
   private readonly appendTx: (batch: EpochAppend) => AppendedEpoch;
 
   constructor(db: Database.Database) {
-    this.insertEpochStmt = db.prepare(
-      'INSERT INTO epochs (computation_id, epoch, verified, at) VALUES (?, ?, ?, ?)',
-    );
+    this.insertEpochStmt = db.prepare('INSERT INTO epochs (computation_id, epoch, verified, at) VALUES (?, ?, ?, ?)');
     this.insertMetricsStmt = db.prepare(
       `INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_pages, syscalls, extra)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -222,8 +220,7 @@ export class SqliteDiffLog implements DiffLogRepository {
 
   private insertEpoch({ record, divergences }: EpochAppend): AppendedEpoch {
     const at = Date.now();
-    const epochId = this.insertEpochStmt.run(record.computationId, record.epoch, record.verified ? 1 : 0, at)
-      .lastInsertRowid;
+    const epochId = this.insertEpochStmt.run(record.computationId, record.epoch, record.verified ? 1 : 0, at).lastInsertRowid;
     for (const [vmId, m] of Object.entries(record.metrics)) {
       const extra = m.extra === undefined ? null : JSON.stringify(m.extra);
       this.insertMetricsStmt.run(epochId, vmId, m.instructions, m.runMs, m.digestMs, m.memoryPages, m.syscalls, extra);

@@ -1,8 +1,8 @@
-import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from './errors.js';
 import { LATEST_SCHEMA_VERSION } from './migrations.js';
@@ -45,7 +45,10 @@ test('migrations are recorded once each and the journal is WAL', () => {
   const db = new Database(path, { readonly: true });
   try {
     const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all();
-    assert.deepEqual(versions, Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })));
+    assert.deepEqual(
+      versions,
+      Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => ({ version: i + 1 })),
+    );
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
   } finally {
     db.close();
@@ -55,11 +58,14 @@ test('migrations are recorded once each and the journal is WAL', () => {
 test('a file that is not a shadowvm database fails with a typed error naming it', () => {
   const text = freshPath();
   writeFileSync(text, 'hello, this is not SQLite at all '.repeat(200));
-  assert.throws(() => openSqliteStore({ path: text }), (error: unknown) => {
-    assert.ok(error instanceof NotAShadowvmDatabaseError);
-    assert.ok(error.message.includes(text));
-    return true;
-  });
+  assert.throws(
+    () => openSqliteStore({ path: text }),
+    (error: unknown) => {
+      assert.ok(error instanceof NotAShadowvmDatabaseError);
+      assert.ok(error.message.includes(text));
+      return true;
+    },
+  );
 
   const foreign = freshPath();
   const db = new Database(foreign);

@@ -1,8 +1,8 @@
 // The behaviour every Store must have, whatever database is behind it: run by sqlite.test.ts and
 // postgres.test.ts against their own stores, so both are held to the same checks.
 
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import type { EpochMetrics, InputRecord } from '../drivers/types.js';
 import { CheckpointNotFoundError, ComputationNotFoundError, InputLogOrderError, VmNotFoundError } from './errors.js';
 import { storedInputLog } from './input-log-reader.js';
@@ -27,11 +27,26 @@ function epochBatch(computationId: string, epoch: number, deltaPages: number[] =
         ? []
         : [
             {
-              divergence: { computationId, epoch, vmId: 's1', kind: 'pages', summary: `${deltaPages.length} pages differ`, pageCount: deltaPages.length },
+              divergence: {
+                computationId,
+                epoch,
+                vmId: 's1',
+                kind: 'pages',
+                summary: `${deltaPages.length} pages differ`,
+                pageCount: deltaPages.length,
+              },
               deltas: deltaPages.map((page) => ({ page, delta: new Uint8Array([0, 0, 1, page & 0xff]) })),
             },
             {
-              divergence: { computationId, epoch, vmId: 's1', kind: 'registers', summary: 'pc differs', pageCount: 0, registers: [{ name: 'pc', primary: '0x10', shadow: null }] },
+              divergence: {
+                computationId,
+                epoch,
+                vmId: 's1',
+                kind: 'registers',
+                summary: 'pc differs',
+                pageCount: 0,
+                registers: [{ name: 'pc', primary: '0x10', shadow: null }],
+              },
               deltas: [],
             },
           ],
@@ -79,7 +94,10 @@ export function storeContract(subject: StoreSubject): void {
       const c = store.computations.get(id);
       assert.ok(c);
       assert.deepEqual([c.status, c.exitCode, c.report, c.config], ['succeeded', 0, { verifiedEpochs: 12 }, { shadows: 2, tags: ['a'] }]);
-      assert.deepEqual(store.computations.list({ status: 'succeeded' }).map((x) => x.id), [id]);
+      assert.deepEqual(
+        store.computations.list({ status: 'succeeded' }).map((x) => x.id),
+        [id],
+      );
       assert.deepEqual(store.computations.list({ status: 'running' }), []);
       assert.equal(store.computations.get('c-unknown'), null);
       const vms = store.vms.list(id);
@@ -93,7 +111,13 @@ export function storeContract(subject: StoreSubject): void {
       assert.deepEqual(vms[0]?.profile, { name: 'worker/v8', dimensions: { host: 'worker' } });
       // A VM re-created after a rollback starts again.
       store.vms.create({ computationId: id, vmId: 's1', role: 'shadow', profile: { name: 'process/liftoff', dimensions: {} } });
-      assert.deepEqual(store.vms.list(id).map((v) => [v.vmId, v.status, v.end]), [['p', 'running', null], ['s1', 'starting', null]]);
+      assert.deepEqual(
+        store.vms.list(id).map((v) => [v.vmId, v.status, v.end]),
+        [
+          ['p', 'running', null],
+          ['s1', 'starting', null],
+        ],
+      );
     });
   });
 
@@ -101,12 +125,20 @@ export function storeContract(subject: StoreSubject): void {
     const location = subject.fresh();
     withStore(location, (store) => {
       const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
-      for (let epoch = 1; epoch <= 5; epoch++) store.difflog.appendEpoch(epochBatch(id, epoch, epoch % 2 === 0 ? [epoch, 100 + epoch] : []));
+      for (let epoch = 1; epoch <= 5; epoch++)
+        store.difflog.appendEpoch(epochBatch(id, epoch, epoch % 2 === 0 ? [epoch, 100 + epoch] : []));
       const { divergenceIds } = store.difflog.appendEpoch(epochBatch(id, 6, [7]));
       assert.equal(divergenceIds.length, 2);
 
       const epochs = store.difflog.readEpochs(id, { from: 2, to: 4 });
-      assert.deepEqual(epochs.map((e) => [e.epoch, e.verified]), [[2, false], [3, true], [4, false]]);
+      assert.deepEqual(
+        epochs.map((e) => [e.epoch, e.verified]),
+        [
+          [2, false],
+          [3, true],
+          [4, false],
+        ],
+      );
       assert.deepEqual(epochs[0]?.metrics, { p: metrics(16), s1: metrics(16, { lagMs: 2 }) });
 
       const first = store.difflog.readDivergences(id, { limit: 3 });
@@ -114,18 +146,35 @@ export function storeContract(subject: StoreSubject): void {
       assert.ok(first.next !== null);
       const rest = store.difflog.readDivergences(id, { limit: 3, after: first.next });
       assert.equal(rest.next, null);
-      assert.deepEqual([...first.items, ...rest.items].map((d) => [d.epoch, d.kind]), [
-        [2, 'pages'], [2, 'registers'], [4, 'pages'], [4, 'registers'], [6, 'pages'], [6, 'registers'],
-      ]);
+      assert.deepEqual(
+        [...first.items, ...rest.items].map((d) => [d.epoch, d.kind]),
+        [
+          [2, 'pages'],
+          [2, 'registers'],
+          [4, 'pages'],
+          [4, 'registers'],
+          [6, 'pages'],
+          [6, 'registers'],
+        ],
+      );
       const registers = rest.items.find((d) => d.kind === 'registers');
       assert.ok(registers?.kind === 'registers');
       assert.deepEqual(registers.registers, [{ name: 'pc', primary: '0x10', shadow: null }]);
-      assert.deepEqual(store.difflog.readDivergences(id, { from: 4, to: 4 }).items.map((d) => d.kind), ['pages', 'registers']);
+      assert.deepEqual(
+        store.difflog.readDivergences(id, { from: 4, to: 4 }).items.map((d) => d.kind),
+        ['pages', 'registers'],
+      );
 
       const pagesDivergence = first.items[2];
       assert.ok(pagesDivergence);
       const deltas = store.difflog.readPageDeltas(pagesDivergence.id);
-      assert.deepEqual(deltas.map((d) => [d.page, [...d.delta]]), [[4, [0, 0, 1, 4]], [104, [0, 0, 1, 104]]]);
+      assert.deepEqual(
+        deltas.map((d) => [d.page, [...d.delta]]),
+        [
+          [4, [0, 0, 1, 4]],
+          [104, [0, 0, 1, 104]],
+        ],
+      );
     });
   });
 
@@ -152,16 +201,25 @@ export function storeContract(subject: StoreSubject): void {
       store.inputs.append(id, records.slice(0, 700));
       store.inputs.append(id, records.slice(700));
       assert.equal(store.inputs.count(id), 1200);
-      assert.throws(() => store.inputs.append(id, [{ seq: 1201, epoch: 12, kind: 'clock', payload: new Uint8Array() }]), InputLogOrderError);
+      assert.throws(
+        () => store.inputs.append(id, [{ seq: 1201, epoch: 12, kind: 'clock', payload: new Uint8Array() }]),
+        InputLogOrderError,
+      );
       assert.throws(() => store.inputs.append(id, [{ seq: 5, epoch: 12, kind: 'clock', payload: new Uint8Array() }]), InputLogOrderError);
       const read = store.inputs.read(id, 1195);
-      assert.deepEqual(read.map((r) => [r.seq, r.kind, [...r.payload]]), records.slice(1195).map((r) => [r.seq, r.kind, [...r.payload]]));
+      assert.deepEqual(
+        read.map((r) => [r.seq, r.kind, [...r.payload]]),
+        records.slice(1195).map((r) => [r.seq, r.kind, [...r.payload]]),
+      );
 
       const log = storedInputLog(store.inputs, id);
       assert.equal(log.length, 1200);
       const replayed = [...log.read(100)];
       assert.equal(replayed.length, 1100);
-      assert.deepEqual(replayed.map((r) => r.seq), records.slice(100).map((r) => r.seq));
+      assert.deepEqual(
+        replayed.map((r) => r.seq),
+        records.slice(100).map((r) => r.seq),
+      );
     });
   });
 
@@ -179,16 +237,31 @@ export function storeContract(subject: StoreSubject): void {
         detail: { checkpoint: 'k-x' },
       });
       assert.ok(stored.id > 0);
-      store.audit.appendIntervention({ computationId: id, vmId: null, epoch: null, kind: 'alert', reason: 'r', score: null, outcome: null, detail: null });
-      assert.deepEqual(store.audit.listInterventions(id).map((i) => [i.kind, i.score, i.outcome, i.detail]), [
-        ['rollback', 7.2, 'rolled back to epoch 6', { checkpoint: 'k-x' }],
-        ['alert', null, null, null],
-      ]);
+      store.audit.appendIntervention({
+        computationId: id,
+        vmId: null,
+        epoch: null,
+        kind: 'alert',
+        reason: 'r',
+        score: null,
+        outcome: null,
+        detail: null,
+      });
+      assert.deepEqual(
+        store.audit.listInterventions(id).map((i) => [i.kind, i.score, i.outcome, i.detail]),
+        [
+          ['rollback', 7.2, 'rolled back to epoch 6', { checkpoint: 'k-x' }],
+          ['alert', null, null, null],
+        ],
+      );
       store.audit.appendPredictions([
         { computationId: id, vmId: 's1', epoch: 3, detector: 'ewma', score: 0.7, level: 'warning' },
         { computationId: id, vmId: 's1', epoch: 8, detector: 'cusum', score: 7.2, level: 'failure' },
       ]);
-      assert.deepEqual(store.audit.listPredictions(id, { from: 5 }).map((p) => [p.epoch, p.detector, p.level]), [[8, 'cusum', 'failure']]);
+      assert.deepEqual(
+        store.audit.listPredictions(id, { from: 5 }).map((p) => [p.epoch, p.detector, p.level]),
+        [[8, 'cusum', 'failure']],
+      );
     });
   });
 
@@ -234,24 +307,44 @@ export function storeContract(subject: StoreSubject): void {
         rootDigest: 'root-1',
         digest: { pageSize: 4096, pageHashes: new Uint8Array(48).fill(9), registers: { g0: '7' }, outputs: { stdout: 'ab' } },
       };
-      const first = store.checkpoints.save(base, [{ page: 0, key: 'k1' }, { page: 1, key: null }, { page: 2, key: 'k2' }], [
-        { key: 'k1', bytes: page(1) },
-        { key: 'k2', bytes: page(2) },
-      ]);
-      const second = store.checkpoints.save({ ...base, parentId: first.id, epoch: 8, rootDigest: 'root-2', digest: null }, [{ page: 2, key: 'k1' }], [
-        { key: 'k1', bytes: page(1) },
-      ]);
+      const first = store.checkpoints.save(
+        base,
+        [
+          { page: 0, key: 'k1' },
+          { page: 1, key: null },
+          { page: 2, key: 'k2' },
+        ],
+        [
+          { key: 'k1', bytes: page(1) },
+          { key: 'k2', bytes: page(2) },
+        ],
+      );
+      const second = store.checkpoints.save(
+        { ...base, parentId: first.id, epoch: 8, rootDigest: 'root-2', digest: null },
+        [{ page: 2, key: 'k1' }],
+        [{ key: 'k1', bytes: page(1) }],
+      );
       assert.match(first.id, /^k-[0-9a-hjkmnp-tv-z]{10}$/);
       assert.deepEqual([first.seq, second.seq, second.parentId, first.verified], [1, 2, first.id, false]);
       assert.deepEqual(store.checkpoints.get(first.id)?.digest, base.digest);
       assert.equal(store.checkpoints.get(second.id)?.digest, null);
-      assert.deepEqual(store.checkpoints.entries(first.id), [{ page: 0, key: 'k1' }, { page: 1, key: null }, { page: 2, key: 'k2' }]);
+      assert.deepEqual(store.checkpoints.entries(first.id), [
+        { page: 0, key: 'k1' },
+        { page: 1, key: null },
+        { page: 2, key: 'k2' },
+      ]);
       assert.deepEqual(store.checkpoints.entries(second.id), [{ page: 2, key: 'k1' }]);
       assert.deepEqual(store.checkpoints.pageStats(), { pages: 2, bytes: 2 * 4096 });
       assert.deepEqual(store.checkpoints.readPage('k2'), page(2));
       assert.equal(store.checkpoints.readPage('k-nope'), null);
       store.checkpoints.markVerified(second.id);
-      assert.deepEqual(store.checkpoints.list(id).map((c) => [c.seq, c.epoch, c.verified]), [[1, 4, false], [2, 8, true]]);
+      assert.deepEqual(
+        store.checkpoints.list(id).map((c) => [c.seq, c.epoch, c.verified]),
+        [
+          [1, 4, false],
+          [2, 8, true],
+        ],
+      );
       assert.throws(() => store.checkpoints.markVerified('k-missing'), CheckpointNotFoundError);
       assert.throws(() => store.checkpoints.save({ ...base, parentId: 'k-missing' }, [], []), CheckpointNotFoundError);
       assert.throws(() => store.checkpoints.save({ ...base, computationId: 'c-missing' }, [], []), ComputationNotFoundError);

@@ -3,8 +3,8 @@
 // Methods are synchronous because checkpoint pages are read synchronously during a restore
 // (RestoreTarget.readPage).
 
-import type { DiversityProfile, InputRecord, Role, StateDigest, VmEnd } from '../drivers/types.js';
 import type { Divergence, DivergenceId, EpochRecord, PageDelta } from '../difflog/types.js';
+import type { DiversityProfile, InputRecord, Role, StateDigest, VmEnd } from '../drivers/types.js';
 
 /** Any JSON value (configs, reports, audit details). */
 export type Json = string | number | boolean | null | readonly Json[] | { readonly [key: string]: Json };

@@ -1,10 +1,10 @@
 // How a shadow's state differs from the primary's at one epoch, from their reports alone (no page
 // reads): the differing pages, registers/globals, output streams, and how each side ended.
 
-import type { EpochReport, VmEnd } from '../drivers/types.js';
-import { describeEnd } from '../drivers/vm-end.js';
 import { diffPageHashes } from '../difflog/page-diff.js';
 import type { OutputMismatch, RegisterDiff } from '../difflog/types.js';
+import type { EpochReport, VmEnd } from '../drivers/types.js';
+import { describeEnd } from '../drivers/vm-end.js';
 
 export interface StateDifference {
   readonly pages: number[];
@@ -42,10 +42,7 @@ export function missingState(primary: EpochReport, shadowEnd: VmEnd | undefined)
 
 export function isIdentical(difference: StateDifference): boolean {
   return (
-    difference.pages.length === 0 &&
-    difference.registers.length === 0 &&
-    difference.outputs.length === 0 &&
-    difference.end === undefined
+    difference.pages.length === 0 && difference.registers.length === 0 && difference.outputs.length === 0 && difference.end === undefined
   );
 }
 
@@ -53,10 +50,5 @@ export function isIdentical(difference: StateDifference): boolean {
 export function stateKey(report: Pick<EpochReport, 'digest' | 'end'>): string {
   const registers = Object.entries(report.digest.registers).sort(([a], [b]) => a.localeCompare(b));
   const outputs = Object.entries(report.digest.outputs).sort(([a], [b]) => a.localeCompare(b));
-  return JSON.stringify([
-    Buffer.from(report.digest.pageHashes).toString('base64'),
-    registers,
-    outputs,
-    describeEnd(report.end),
-  ]);
+  return JSON.stringify([Buffer.from(report.digest.pageHashes).toString('base64'), registers, outputs, describeEnd(report.end)]);
 }

@@ -15,7 +15,10 @@ export class ApiError extends Error {
 export async function api(method, path, body) {
   const response = await fetch(path, {
     method,
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: {
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const data = response.headers.get('content-type')?.includes('json') ? await response.json() : await response.text();

@@ -58,7 +58,8 @@ async function refreshDetail() {
     select.dataset.for = targets.join(',');
   }
   const running = computation.live?.phase === 'running';
-  for (const button of ['inject', 'rollback', 'apply-thresholds', 'cancel']) $(button).disabled = !(running || (button === 'cancel' && computation.live?.phase === 'queued'));
+  for (const button of ['inject', 'rollback', 'apply-thresholds', 'cancel'])
+    $(button).disabled = !(running || (button === 'cancel' && computation.live?.phase === 'queued'));
   const levels = Object.values(computation.live?.thresholds ?? {})[0];
   state.drift.setThresholds(levels);
   if (levels && document.activeElement?.id !== 'th-warn' && document.activeElement?.id !== 'th-fail') {
@@ -109,10 +110,19 @@ async function control(label, action) {
 }
 
 $('inject').addEventListener('click', () =>
-  control('bit flip', () => api('POST', `/api/computations/${state.selected}/faults`, { target: $('fault-target').value, fault: { kind: 'bitflip', bit: Number($('fault-bit').value) } })),
+  control('bit flip', () =>
+    api('POST', `/api/computations/${state.selected}/faults`, {
+      target: $('fault-target').value,
+      fault: { kind: 'bitflip', bit: Number($('fault-bit').value) },
+    }),
+  ),
 );
-$('rollback').addEventListener('click', () => control('rollback', () => api('POST', `/api/computations/${state.selected}/rollback`, { reason: 'manual rollback from the dashboard' })));
-$('cancel').addEventListener('click', () => control('cancel', () => api('POST', `/api/computations/${state.selected}/cancel`, { reason: 'cancelled from the dashboard' })));
+$('rollback').addEventListener('click', () =>
+  control('rollback', () => api('POST', `/api/computations/${state.selected}/rollback`, { reason: 'manual rollback from the dashboard' })),
+);
+$('cancel').addEventListener('click', () =>
+  control('cancel', () => api('POST', `/api/computations/${state.selected}/cancel`, { reason: 'cancelled from the dashboard' })),
+);
 $('apply-thresholds').addEventListener('click', () =>
   control('thresholds', async () => {
     const warn = Number($('th-warn').value);
@@ -120,7 +130,14 @@ $('apply-thresholds').addEventListener('click', () =>
     const current = state.computation?.live?.thresholds ? Object.values(state.computation.live.thresholds)[0] : [];
     const levels = [
       { name: 'warn', enter: warn, exit: Math.max(0, +(warn - 0.1).toFixed(3)), consecutive: 2, actions: ['alert'], severity: 'warning' },
-      { name: 'predict-failure', enter: fail, exit: Math.max(0, +(fail - 0.15).toFixed(3)), consecutive: 1, actions: ['alert', 'rollback'], severity: 'critical' },
+      {
+        name: 'predict-failure',
+        enter: fail,
+        exit: Math.max(0, +(fail - 0.15).toFixed(3)),
+        consecutive: 1,
+        actions: ['alert', 'rollback'],
+        severity: 'critical',
+      },
     ];
     if (!current?.length) levels.length = 2;
     await api('PUT', `/api/computations/${state.selected}/policy`, { policy: { levels } });
@@ -135,7 +152,12 @@ $('start').addEventListener('submit', async (event) => {
     guest: text('guest'),
     args: text('args') ? text('args').split(/\s+/) : [],
     shadows: Number(text('shadows') || 2),
-    profiles: text('profiles') ? text('profiles').split(',').map((p) => p.trim()).filter(Boolean) : [],
+    profiles: text('profiles')
+      ? text('profiles')
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : [],
     ...(text('epochEvents') ? { epochEvents: Number(text('epochEvents')) } : {}),
     ...(text('maxEpochs') ? { maxEpochs: Number(text('maxEpochs')) } : {}),
   };
@@ -148,12 +170,16 @@ $('start').addEventListener('submit', async (event) => {
   }
 });
 
-events({}, (type) => {
-  if (type === 'status' || type === 'end') refreshListSoon();
-}, (connection) => {
-  $('conn').dataset.state = connection;
-  $('conn').textContent = connection;
-});
+events(
+  {},
+  (type) => {
+    if (type === 'status' || type === 'end') refreshListSoon();
+  },
+  (connection) => {
+    $('conn').dataset.state = connection;
+    $('conn').textContent = connection;
+  },
+);
 setInterval(() => refreshList().catch(() => undefined), 5000);
 
 refreshList()

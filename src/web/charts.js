@@ -3,7 +3,12 @@
 
 import uPlot from '/vendor/uPlot.esm.js';
 
-const AXIS = { stroke: '#8b96a5', grid: { stroke: '#232a33', width: 1 }, ticks: { stroke: '#2a323d', width: 1 }, font: '11px system-ui, sans-serif' };
+const AXIS = {
+  stroke: '#8b96a5',
+  grid: { stroke: '#232a33', width: 1 },
+  ticks: { stroke: '#2a323d', width: 1 },
+  font: '11px system-ui, sans-serif',
+};
 const COLOURS = { primary: '#4aa3ff', shadow1: '#3fb950', shadow2: '#d29922', shadow3: '#a371f7', shadow4: '#ff7b72', shadow5: '#56d4dd' };
 const colourOf = (slot) => COLOURS[slot] ?? '#c9d1d9';
 /** "c-…/shadow1#2" → "shadow1": generations of a replica share a line. */
@@ -30,7 +35,13 @@ export class DriftChart {
     this.plot?.destroy();
     const series = [
       { label: 'time', value: (_u, v) => (v == null ? '' : new Date(v * 1000).toLocaleTimeString()) },
-      ...this.slots.map((slot) => ({ label: slot, stroke: colourOf(slot), width: 1.5, points: { show: false }, value: (_u, v) => (v == null ? '–' : v.toFixed(3)) })),
+      ...this.slots.map((slot) => ({
+        label: slot,
+        stroke: colourOf(slot),
+        width: 1.5,
+        points: { show: false },
+        value: (_u, v) => (v == null ? '–' : v.toFixed(3)),
+      })),
       { label: 'warn ≥', stroke: '#d29922', dash: [5, 4], width: 1, points: { show: false } },
       { label: 'predict-failure ≥', stroke: '#f85149', dash: [5, 4], width: 1, points: { show: false } },
     ];
@@ -66,10 +77,16 @@ export class DriftChart {
 
   /** One epoch's scores by VM id, at `at` (ms). */
   add(at, scores) {
-    const fresh = Object.keys(scores).map(slotOf).filter((slot) => !this.slots.includes(slot));
+    const fresh = Object.keys(scores)
+      .map(slotOf)
+      .filter((slot) => !this.slots.includes(slot));
     if (fresh.length > 0) {
       this.slots = [...this.slots, ...fresh].sort();
-      for (const slot of fresh) this.values.set(slot, this.times.map(() => null));
+      for (const slot of fresh)
+        this.values.set(
+          slot,
+          this.times.map(() => null),
+        );
     }
     this.times.push(at / 1000);
     for (const slot of this.slots) this.values.get(slot).push(null);
@@ -101,17 +118,26 @@ export class PageMap {
     this.plot = new uPlot(
       {
         ...sizeOf(element),
-        series: [{ label: 'epoch' }, { label: 'differing pages', stroke: 'transparent', points: { show: false }, value: () => `${this.cells.size} cells` }],
+        series: [
+          { label: 'epoch' },
+          { label: 'differing pages', stroke: 'transparent', points: { show: false }, value: () => `${this.cells.size} cells` },
+        ],
         scales: {
           x: { time: false, range: () => [this.minEpoch - 0.5, this.maxEpoch + 0.5] },
           y: { range: () => [0, this.maxPage + 1] },
         },
-        axes: [{ ...AXIS, label: 'epoch', labelSize: 14, labelFont: AXIS.font }, { ...AXIS, size: 44, label: 'page', labelSize: 14, labelFont: AXIS.font }],
+        axes: [
+          { ...AXIS, label: 'epoch', labelSize: 14, labelFont: AXIS.font },
+          { ...AXIS, size: 44, label: 'page', labelSize: 14, labelFont: AXIS.font },
+        ],
         legend: { show: true },
         cursor: { drag: { x: true, y: true } },
         hooks: { draw: [(u) => this.drawCells(u)] },
       },
-      [[1, 2], [null, null]],
+      [
+        [1, 2],
+        [null, null],
+      ],
       element,
     );
     new ResizeObserver(() => this.plot.setSize(sizeOf(element))).observe(element);
@@ -138,7 +164,10 @@ export class PageMap {
     if (this.pending) return;
     this.pending = requestAnimationFrame(() => {
       this.pending = 0;
-      this.plot.setData([[this.minEpoch, this.maxEpoch], [null, null]]);
+      this.plot.setData([
+        [this.minEpoch, this.maxEpoch],
+        [null, null],
+      ]);
     });
   }
 

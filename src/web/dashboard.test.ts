@@ -13,14 +13,25 @@ import { REPO_GUESTS, startTestService } from '../service/testing.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(REPO_GUESTS, '..', '..', 'test-artifacts');
 
-test('dashboard: start, watch live, inject, see the rollback', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`, timeout: 90_000 }, async () => {
+test('dashboard: start, watch live, inject, see the rollback', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`,
+  timeout: 90_000,
+}, async () => {
   const service = await startTestService();
   const profile = mkdtempSync(join(tmpdir(), 'shadowvm-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1600, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   try {
     const page = browser.pages()[0] ?? (await browser.newPage());
@@ -40,14 +51,14 @@ test('dashboard: start, watch live, inject, see the rollback', { skip: existsSyn
     const earlier = await points();
     await page.waitForFunction((n) => Number(document.getElementById('drift')?.dataset.points) > n, earlier);
     assert.ok((await points()) > earlier, 'the chart grows while the computation runs');
-    assert.equal(await page.locator('#drift canvas').count() >= 1, true, 'uPlot drew the chart');
+    assert.equal((await page.locator('#drift canvas').count()) >= 1, true, 'uPlot drew the chart');
 
     await page.waitForFunction(() => !(document.getElementById('inject') as HTMLButtonElement | null)?.disabled);
     await page.selectOption('#fault-target', 'primary');
     await page.click('#inject');
     await page.waitForSelector('#timeline tbody tr[data-kind=rollback]', { timeout: 30_000 });
-    const rollback = await page.locator('#timeline tbody tr[data-kind=rollback]').first().innerText();
-    assert.match(rollback, /rollback/);
+    const rollback = await page.locator('#timeline tbody tr[data-kind=rollback]').first().textContent();
+    assert.match(rollback ?? '', /rollback/);
     await page.waitForFunction(() => Number(document.getElementById('heatmap')?.dataset.cells) > 0);
     await page.waitForFunction(() => Number(document.getElementById('drift')?.dataset.points) > 40);
 

@@ -23,7 +23,12 @@ export function renderComputations(tbody, items, selected, onSelect) {
     if (c.id === selected) tr.className = 'selected';
     const status = cell('');
     status.append(badge(c.live?.phase === 'queued' ? 'queued' : c.status, 'status', c.status));
-    tr.append(cell(c.id, 'mono'), cell(c.name), status, cell(c.live ? String(c.live.epoch) : String(c.report?.epochs ?? c.report?.epoch ?? ''), 'num'));
+    tr.append(
+      cell(c.id, 'mono'),
+      cell(c.name),
+      status,
+      cell(c.live ? String(c.live.epoch) : String(c.report?.epochs ?? c.report?.epoch ?? ''), 'num'),
+    );
     tr.addEventListener('click', () => onSelect(c.id));
     return tr;
   });
@@ -43,7 +48,13 @@ export function renderTimeline(tbody, items) {
     const what = e.outcome ? `${e.reason} → ${e.outcome}` : e.reason;
     const whatCell = cell(what);
     whatCell.title = what;
-    tr.append(cell(e.epoch === null ? '' : String(e.epoch), 'num'), kind, cell(e.vmId ? e.vmId.split('/')[1] : '', 'mono'), whatCell, cell(time(e.at), 'mono'));
+    tr.append(
+      cell(e.epoch === null ? '' : String(e.epoch), 'num'),
+      kind,
+      cell(e.vmId ? e.vmId.split('/')[1] : '', 'mono'),
+      whatCell,
+      cell(time(e.at), 'mono'),
+    );
     return tr;
   });
   tbody.replaceChildren(...rows);
@@ -54,7 +65,12 @@ export function renderCheckpoints(tbody, items) {
     ...[...items].reverse().map((c) => {
       const tr = document.createElement('tr');
       tr.dataset.verified = String(c.verified);
-      tr.append(cell(c.id, 'mono'), cell(String(c.epoch), 'num'), cell(c.verified ? '✓ verified' : '—'), cell(`${c.storedPages}/${c.pageCount}`, 'num'));
+      tr.append(
+        cell(c.id, 'mono'),
+        cell(String(c.epoch), 'num'),
+        cell(c.verified ? '✓ verified' : '—'),
+        cell(`${c.storedPages}/${c.pageCount}`, 'num'),
+      );
       return tr;
     }),
   );

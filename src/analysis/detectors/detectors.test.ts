@@ -53,32 +53,46 @@ for (const name of BUILT_INS) {
     test(`${name} flags a ${change} within ${maxDelay} points`, () => {
       for (const seed of [1, 2, 3]) {
         const found = alarms(createDetector(name), make(seed));
-        assert.ok(found.some((i) => i >= ONSET && i <= ONSET + maxDelay), `seed ${seed}: alarms at ${found.slice(0, 5).join(',')}, change at ${ONSET}`);
-        if (catches[name].quietOnNoise) assert.ok(found.every((i) => i >= ONSET), `seed ${seed}: alarm before the change at ${found[0]}`);
+        assert.ok(
+          found.some((i) => i >= ONSET && i <= ONSET + maxDelay),
+          `seed ${seed}: alarms at ${found.slice(0, 5).join(',')}, change at ${ONSET}`,
+        );
+        if (catches[name].quietOnNoise)
+          assert.ok(
+            found.every((i) => i >= ONSET),
+            `seed ${seed}: alarm before the change at ${found[0]}`,
+          );
       }
     });
   }
 
-  if (catches[name].quietOnNoise) test(`${name} stays below 0.5 on stationary noise`, () => {
-    for (const seed of [4, 5, 6]) {
-      const found = alarms(createDetector(name), gaussianNoise(seed, 5000).map((n) => 10 + n));
-      assert.deepEqual(found, [], `seed ${seed}`);
-    }
-  });
+  if (catches[name].quietOnNoise)
+    test(`${name} stays below 0.5 on stationary noise`, () => {
+      for (const seed of [4, 5, 6]) {
+        const found = alarms(
+          createDetector(name),
+          gaussianNoise(seed, 5000).map((n) => 10 + n),
+        );
+        assert.deepEqual(found, [], `seed ${seed}`);
+      }
+    });
 
   test(`${name} continues with identical scores after save/restore through JSON`, () => {
     const values = changes.step!.make(7);
     const original = createDetector(name);
-    values.slice(0, 1005).forEach((v, i) => original.update(v, i));
+    for (const [i, v] of values.slice(0, 1005).entries()) original.update(v, i);
     const copy = createDetector(name);
     copy.restore(JSON.parse(JSON.stringify(original.save())));
-    values.slice(1005).forEach((v, i) => assert.equal(copy.update(v, 1005 + i), original.update(v, 1005 + i)));
+    for (const [i, v] of values.slice(1005).entries()) assert.equal(copy.update(v, 1005 + i), original.update(v, 1005 + i));
   });
 }
 
 test('a state saved by one detector is refused by another, in one line', () => {
   const state = createDetector('ewma').save();
-  assert.throws(() => createDetector('cusum').restore(state), (e: Error) => e.message.includes('"cusum"') && !e.message.includes('\n'));
+  assert.throws(
+    () => createDetector('cusum').restore(state),
+    (e: Error) => e.message.includes('"cusum"') && !e.message.includes('\n'),
+  );
 });
 
 test('holt forecasts when a linearly growing series crosses a threshold', () => {
@@ -97,9 +111,18 @@ for (const name of ['regime', 'ensemble']) {
   test(`${name} flags a spike within 1 point and a downward level shift within 10`, () => {
     for (const seed of [1, 2, 3]) {
       const spike = alarms(createDetector(name), changes.spike!.make(seed));
-      assert.ok(spike.some((i) => i >= ONSET && i <= ONSET + 1), `seed ${seed}: spike alarms at ${spike.join(',')}`);
-      const drop = alarms(createDetector(name), series(seed, (x) => x - 8));
-      assert.ok(drop.some((i) => i >= ONSET && i <= ONSET + 10), `seed ${seed}: level-shift alarms at ${drop.join(',')}`);
+      assert.ok(
+        spike.some((i) => i >= ONSET && i <= ONSET + 1),
+        `seed ${seed}: spike alarms at ${spike.join(',')}`,
+      );
+      const drop = alarms(
+        createDetector(name),
+        series(seed, (x) => x - 8),
+      );
+      assert.ok(
+        drop.some((i) => i >= ONSET && i <= ONSET + 10),
+        `seed ${seed}: level-shift alarms at ${drop.join(',')}`,
+      );
     }
   });
 }
@@ -113,13 +136,19 @@ test('regime flags a step at its first point, then learns the new level within 2
   for (const seed of [1, 2, 3]) {
     const found = alarms(createDetector('regime'), changes.step!.make(seed)).filter((i) => i >= ONSET);
     assert.equal(found[0], ONSET, `seed ${seed}: ${found.join(',')}`);
-    assert.ok(found.every((i) => i <= ONSET + 20), `seed ${seed}: alarms long after the step: ${found.join(',')}`);
+    assert.ok(
+      found.every((i) => i <= ONSET + 20),
+      `seed ${seed}: alarms long after the step: ${found.join(',')}`,
+    );
   }
 });
 
 test('regime raises at most 2 alarms in 5000 points of stationary noise (its rare new extremes)', () => {
   for (const seed of [4, 5, 6]) {
-    const found = alarms(createDetector('regime'), gaussianNoise(seed, 5000).map((n) => 10 + n));
+    const found = alarms(
+      createDetector('regime'),
+      gaussianNoise(seed, 5000).map((n) => 10 + n),
+    );
     assert.ok(found.length <= 2, `seed ${seed}: alarms at ${found.join(',')}`);
   }
 });
@@ -128,7 +157,7 @@ test('regime continues with identical scores after save/restore on hourly, daily
   const hour = 3_600_000;
   const values = gaussianNoise(8, 24 * 20).map((n, i) => 10 + (i % 24 >= 10 && i % 24 <= 14 ? 20 : 0) + n + (i === 24 * 15 + 3 ? 12 : 0));
   const original = createDetector('regime');
-  values.slice(0, 24 * 8).forEach((v, i) => original.update(v, i * hour));
+  for (const [i, v] of values.slice(0, 24 * 8).entries()) original.update(v, i * hour);
   const copy = createDetector('regime');
   copy.restore(JSON.parse(JSON.stringify(original.save())));
   values.slice(24 * 8).forEach((v, j) => {
@@ -167,10 +196,16 @@ test('regime: on a weekly-seasonal series, a weekday shaped like a Sunday fires 
     gaussianNoise(seed, 24 * 7 * 8).forEach((n, i) => {
       const day = Math.floor(i / 24);
       const h = i % 24;
-      const score = detector.update((day % 7 >= 5 || day === holiday ? sunday(h) : weekday(h)) * (1 + 0.05 * n), Date.UTC(2024, 0, 1) + i * hour);
+      const score = detector.update(
+        (day % 7 >= 5 || day === holiday ? sunday(h) : weekday(h)) * (1 + 0.05 * n),
+        Date.UTC(2024, 0, 1) + i * hour,
+      );
       if (day >= 28 && score > strongest.score) strongest = { day, hour: h, score };
     });
-    assert.ok(strongest.day === holiday && strongest.hour >= 5 && strongest.hour <= 9 && strongest.score >= 0.3, `seed ${seed}: ${JSON.stringify(strongest)}`);
+    assert.ok(
+      strongest.day === holiday && strongest.hour >= 5 && strongest.hour <= 9 && strongest.score >= 0.3,
+      `seed ${seed}: ${JSON.stringify(strongest)}`,
+    );
   }
 });
 

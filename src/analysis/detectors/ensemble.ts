@@ -39,6 +39,6 @@ export class EnsembleDetector implements Detector {
 
   restore(state: DetectorState): void {
     const { members } = parseState(NAME, state, z.object({ members: z.array(memberStateSchema).length(this.members.length) }));
-    members.forEach((s, i) => this.members[i]!.restore(s));
+    for (const [i, s] of members.entries()) this.members[i]!.restore(s);
   }
 }

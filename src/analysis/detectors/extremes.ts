@@ -46,8 +46,8 @@ export class Extremes {
   /** Distance beyond the range in units of the range's width: 0 inside it and for the first point. */
   excursion(value: number): number {
     if (this.seenCount === 0) return 0;
-    const low = this.blockLow < this.closedLow ? this.blockLow : this.closedLow;
-    const high = this.blockHigh > this.closedHigh ? this.blockHigh : this.closedHigh;
+    const low = Math.min(this.blockLow, this.closedLow);
+    const high = Math.max(this.blockHigh, this.closedHigh);
     const span = high - low;
     return Math.max(0, value - high, low - value) / (span > 0 ? span : Math.abs(high) + 1);
   }

@@ -12,9 +12,9 @@
 
 import { z } from 'zod';
 import type { Detector, DetectorState } from '../detector.js';
-import { finite, finiteArray, parseOptions, parseState } from '../state.js';
 import { RingBuffer } from '../ring.js';
 import { deviationScore } from '../score.js';
+import { finite, finiteArray, parseOptions, parseState } from '../state.js';
 
 const NAME = 'novelty';
 
@@ -104,7 +104,18 @@ export class NoveltyDetector implements Detector {
     const outside = value < this.low || value > this.high;
     const L = this.levels;
     const bins = this.options.bins;
-    const level = span <= 0 ? (value === this.low ? 1 : value < this.low ? 0 : L - 1) : value < this.low ? 0 : value > this.high ? L - 1 : 1 + Math.min(bins - 1, Math.floor(((value - this.low) / span) * bins));
+    const level =
+      span <= 0
+        ? value === this.low
+          ? 1
+          : value < this.low
+            ? 0
+            : L - 1
+        : value < this.low
+          ? 0
+          : value > this.high
+            ? L - 1
+            : 1 + Math.min(bins - 1, Math.floor(((value - this.low) / span) * bins));
     const [p2, p1] = this.previous;
     let unseen = 0;
     let orders = 0;

@@ -29,9 +29,9 @@
 
 import { z } from 'zod';
 import type { Detector, DetectorState } from '../detector.js';
+import { DetectorStateError } from '../errors.js';
 import { RingBuffer } from '../ring.js';
 import { deviationScore } from '../score.js';
-import { DetectorStateError } from '../errors.js';
 import { finite, finiteArray, parseOptions, parseState } from '../state.js';
 import { Extremes, extremesStateSchema } from './extremes.js';
 import { SeasonalExcursion, seasonalExcursionStateSchema } from './seasonal.js';
@@ -216,7 +216,8 @@ export class RegimeDetector implements Detector {
     for (let r = 0; r < resolutions.length; r++) {
       const bins = resolutions[r]!;
       const L = bins + 2;
-      const level = value < low ? 0 : value > high ? L - 1 : span <= 0 ? 1 : 1 + Math.min(bins - 1, Math.floor(((value - low) / span) * bins));
+      const level =
+        value < low ? 0 : value > high ? L - 1 : span <= 0 ? 1 : 1 + Math.min(bins - 1, Math.floor(((value - low) / span) * bins));
       const history = this.history[r]!;
       const n = history.size;
       for (let k = 0; k <= Math.min(lags, n); k++) {
@@ -273,7 +274,8 @@ export class RegimeDetector implements Detector {
 
   restore(state: DetectorState): void {
     const d = parseState(NAME, state, stateSchema);
-    if (d.history.length !== this.history.length) throw new DetectorStateError(NAME, `state has ${d.history.length} resolutions, this detector ${this.history.length}`);
+    if (d.history.length !== this.history.length)
+      throw new DetectorStateError(NAME, `state has ${d.history.length} resolutions, this detector ${this.history.length}`);
     this.count = d.count;
     this.range.restore(d.range);
     this.recentRange.restore(d.recentRange);
@@ -284,7 +286,7 @@ export class RegimeDetector implements Detector {
     this.weekly.restore(d.weekly);
     this.lastSeen.fill(-1);
     for (const [key, t] of d.lastSeen) if (key >= 0 && key < this.lastSeen.length) this.lastSeen[key] = t;
-    this.history.forEach((h, r) => h.fill(d.history[r]!));
+    for (const [r, h] of this.history.entries()) h.fill(d.history[r]!);
     this.recent.fill(d.recent);
     this.recentSum = d.recentSum;
     this.excursions.fill(d.excursions);

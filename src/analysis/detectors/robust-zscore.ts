@@ -43,7 +43,8 @@ export class RobustZScoreDetector implements Detector {
     // A window that is mostly one value has MAD 0; the mean absolute deviation still measures
     // the rare moves, and only a perfectly flat window falls back to a tiny scale.
     const mad = this.window.mad(median);
-    const measured = mad > 0 ? MAD_TO_SIGMA * mad : Math.max(this.window.meanAbsoluteDeviation(median), 1e-9 * Math.max(1, Math.abs(median)));
+    const measured =
+      mad > 0 ? MAD_TO_SIGMA * mad : Math.max(this.window.meanAbsoluteDeviation(median), 1e-9 * Math.max(1, Math.abs(median)));
     return (value - median) / Math.max(measured, this.options.relativeScale * Math.abs(median));
   }
 

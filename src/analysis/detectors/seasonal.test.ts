@@ -35,7 +35,8 @@ test('a saved state continues with identical differences', () => {
   for (let i = 0; i < 100; i++) original.update(pattern(i) + (i % 7), START + i * HOUR);
   const copy = new SeasonalDifference();
   copy.restore(JSON.parse(JSON.stringify(original.save())));
-  for (let i = 100; i < 300; i++) assert.equal(copy.update(pattern(i) + (i % 5), START + i * HOUR), original.update(pattern(i) + (i % 5), START + i * HOUR));
+  for (let i = 100; i < 300; i++)
+    assert.equal(copy.update(pattern(i) + (i % 5), START + i * HOUR), original.update(pattern(i) + (i % 5), START + i * HOUR));
 });
 
 test('it explains a noisy daily pattern, not noise with a regular step, nor a flat line', () => {
@@ -81,7 +82,7 @@ test('a deviation that builds over several points is measured against the range 
 test('a seasonal excursion continues identically after save/restore through JSON', () => {
   const original = new SeasonalExcursion(7, 10_000);
   const values = gaussianNoise(11, 24 * 7 * 5).map((n, i) => pattern(i) + (Math.floor(i / 24) % 7 >= 5 ? -5 : 0) + n);
-  values.slice(0, 24 * 25).forEach((v, i) => original.update(v, START + i * HOUR));
+  for (const [i, v] of values.slice(0, 24 * 25).entries()) original.update(v, START + i * HOUR);
   const copy = new SeasonalExcursion(7, 10_000);
   copy.restore(JSON.parse(JSON.stringify(original.save())));
   values.slice(24 * 25).forEach((v, j) => {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ShadowvmError } from '../../errors.js';
-import { NAB_PROFILES, profilesFromFile, type CostProfile, type ProfileName } from './profiles.js';
+import { type CostProfile, NAB_PROFILES, type ProfileName, profilesFromFile } from './profiles.js';
 import type { LabelledSeries } from './scorer.js';
 
 export class NabCorpusError extends ShadowvmError {
@@ -33,13 +33,20 @@ const windowsSchema = z.record(z.string(), z.array(z.tuple([z.string(), z.string
 
 /** "2014-04-10 07:15:00.000000" or "2014-04-10 07:15:00" → ms since epoch, read as UTC. */
 export function parseNabTime(text: string): number {
-  const ms = Date.parse(`${text.trim().replace(' ', 'T').replace(/\.\d+$/, '')}Z`);
+  const ms = Date.parse(
+    `${text
+      .trim()
+      .replace(' ', 'T')
+      .replace(/\.\d+$/, '')}Z`,
+  );
   if (Number.isNaN(ms)) throw new NabCorpusError(`unreadable timestamp "${text}"`);
   return ms;
 }
 
 function readSeries(path: string): { timestamps: string[]; timestampsMs: Float64Array; values: Float64Array } {
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.length > 0);
+  const lines = readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l.length > 0);
   const rows = lines.slice(1);
   const timestamps: string[] = [];
   const timestampsMs = new Float64Array(rows.length);
@@ -84,10 +91,19 @@ export function loadNabCorpus(dir: string): NabCorpus {
   for (const category of readdirSync(dataDir).sort()) {
     const categoryDir = join(dataDir, category);
     if (!statSync(categoryDir).isDirectory()) continue;
-    for (const file of readdirSync(categoryDir).filter((f) => f.endsWith('.csv')).sort()) {
+    for (const file of readdirSync(categoryDir)
+      .filter((f) => f.endsWith('.csv'))
+      .sort()) {
       const name = `${category}/${file}`;
       const series = readSeries(join(categoryDir, file));
-      files.push({ name, category, file, rowCount: series.values.length, windows: windowRows(series.timestampsMs, windows[name] ?? []), ...series });
+      files.push({
+        name,
+        category,
+        file,
+        rowCount: series.values.length,
+        windows: windowRows(series.timestampsMs, windows[name] ?? []),
+        ...series,
+      });
     }
   }
   if (files.length === 0) throw new NabCorpusError(`${dataDir} holds no <category>/<file>.csv`);

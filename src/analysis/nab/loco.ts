@@ -6,7 +6,7 @@
 
 import type { CostProfile, ProfileName } from './profiles.js';
 import { PROFILE_NAMES } from './profiles.js';
-import { scoreCorpus, scoreFile, type LabelledSeries } from './scorer.js';
+import { type LabelledSeries, scoreCorpus, scoreFile } from './scorer.js';
 
 export interface ScoredFile {
   readonly series: LabelledSeries & { readonly category: string };
@@ -54,7 +54,10 @@ export function scoreAtThreshold(files: readonly ScoredFile[], threshold: number
   return { normalised: windows === 0 ? null : (100 * (raw - silent)) / (perfect - silent), tp, fp, fn };
 }
 
-export function leaveOneCategoryOut(candidates: readonly Candidate[], profiles: Readonly<Record<ProfileName, CostProfile>>): HeldOutResult[] {
+export function leaveOneCategoryOut(
+  candidates: readonly Candidate[],
+  profiles: Readonly<Record<ProfileName, CostProfile>>,
+): HeldOutResult[] {
   const categories = [...new Set(candidates.flatMap((c) => c.files.map((f) => f.series.category)))];
   return categories.map((category) => {
     const others = (c: Candidate) => c.files.filter((f) => f.series.category !== category);

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { NAB_PROFILES } from './profiles.js';
-import { probationaryRows, scaledSigmoid, scoreCorpus, scoreFile, type LabelledSeries } from './scorer.js';
+import { type LabelledSeries, probationaryRows, scaledSigmoid, scoreCorpus, scoreFile } from './scorer.js';
 
 const standard = NAB_PROFILES.standard;
 // 1000 rows: probation is rows 0..149; windows at 300..399 and 700..799.
-const series: LabelledSeries = { name: 'a.csv', rowCount: 1000, windows: [[300, 399], [700, 799]] };
+const series: LabelledSeries = {
+  name: 'a.csv',
+  rowCount: 1000,
+  windows: [
+    [300, 399],
+    [700, 799],
+  ],
+};
 
 function scores(detections: readonly number[]): Float64Array {
   const s = new Float64Array(series.rowCount);

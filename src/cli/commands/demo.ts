@@ -4,13 +4,12 @@
 
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG } from '../../manager/config.js';
 import { launchWasm } from '../../manager/launch.js';
 import type { ComputationReport } from '../../manager/report.js';
 import { Progress, summary, table } from '../display.js';
-import { UsageError, parseCount } from '../parse.js';
-import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
+import { parseCommandFlags, parseCount } from '../parse.js';
+import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
 
 export const DEMO_USAGE = `usage: shadowvm demo [--rows N] [--json] [--store PATH]
   runs guests/bin/pipeline.wasm (seeded sensor data: sort, aggregate, simulate, checksum) with 2
@@ -24,12 +23,7 @@ interface Captured {
 }
 
 export async function demoCommand(argv: readonly string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...argv], strict: true, options: { rows: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION } }));
-  } catch (error) {
-    throw new UsageError(`demo: ${(error as Error).message.split('\n')[0]}; ${DEMO_USAGE.split('\n')[0]}`);
-  }
+  const { values } = parseCommandFlags('demo', argv, { rows: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION });
   const rows = values.rows !== undefined ? parseCount('--rows', values.rows, 1) : 400_000;
   const json = values.json === true;
   const say = (text: string) => {

@@ -1,22 +1,22 @@
 // `shadowvm list`: the computations in the store, newest first.
 
-import { parseArgs } from 'node:util';
 import { COMPUTATION_STATUSES, type ComputationStatus } from '../../store/types.js';
+import { remoteList, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { table } from '../display.js';
-import { UsageError, parseCount } from '../parse.js';
-import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
-import { remoteList, serverFrom, SERVER_OPTIONS } from '../client.js';
+import { parseCommandFlags, parseCount, UsageError } from '../parse.js';
+import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
 
 export const LIST_USAGE = `usage: shadowvm list [--status STATUS] [--limit N] [--json] [--store PATH | --server URL [--token T]]
   the computations in the store, newest first`;
 
 export async function listCommand(argv: readonly string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: [...argv], strict: true, options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' }, ...STORE_OPTION, ...SERVER_OPTIONS } }));
-  } catch (error) {
-    throw new UsageError(`list: ${(error as Error).message.split('\n')[0]}; ${LIST_USAGE.split('\n')[0]}`);
-  }
+  const { values } = parseCommandFlags('list', argv, {
+    status: { type: 'string' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+    ...STORE_OPTION,
+    ...SERVER_OPTIONS,
+  });
   const status = values.status;
   if (status !== undefined && !(COMPUTATION_STATUSES as readonly string[]).includes(status)) {
     throw new UsageError(`list --status ${status}: use one of ${COMPUTATION_STATUSES.join(', ')}`);
@@ -31,10 +31,22 @@ export async function listCommand(argv: readonly string[]): Promise<number> {
       limit,
     });
     if (values.json) {
-      process.stdout.write(`${JSON.stringify(computations.map(({ report, ...rest }) => ({ ...rest, hasReport: report !== null })), null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify(
+          computations.map(({ report, ...rest }) => ({ ...rest, hasReport: report !== null })),
+          null,
+          2,
+        )}\n`,
+      );
       return 0;
     }
-    const rows = computations.map((c) => [c.id, c.name, c.status, c.exitCode === null ? '' : String(c.exitCode), new Date(c.createdAt).toISOString()]);
+    const rows = computations.map((c) => [
+      c.id,
+      c.name,
+      c.status,
+      c.exitCode === null ? '' : String(c.exitCode),
+      new Date(c.createdAt).toISOString(),
+    ]);
     process.stdout.write(`${table([['id', 'guest', 'status', 'exit', 'created'], ...rows])}\n`);
     return 0;
   } finally {

@@ -1,29 +1,29 @@
 // `shadowvm log <computation-id>`: the differential log, epoch by epoch — what each shadow
 // differed in, and what the manager did about it.
 
-import { parseArgs } from 'node:util';
 import { ComputationNotFoundError } from '../../store/errors.js';
 import type { Store, StoredDivergence, StoredIntervention } from '../../store/types.js';
-import { UsageError, parseCount } from '../parse.js';
-import { STORE_OPTION, openStoreFromFlag } from '../store-flag.js';
-import { remoteLog, serverFrom, SERVER_OPTIONS } from '../client.js';
+import { remoteLog, SERVER_OPTIONS, serverFrom } from '../client.js';
+import { parseCommandFlags, parseCount, UsageError } from '../parse.js';
+import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
 
 export const LOG_USAGE = `usage: shadowvm log COMPUTATION-ID [--from N] [--to N] [--all] [--json] [--store PATH | --server URL [--token T]]
   prints each epoch that had a divergence or an event (--all: every epoch)`;
 
 export async function logCommand(argv: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: { from: { type: 'string' }, to: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' }, ...STORE_OPTION, ...SERVER_OPTIONS },
-    });
-  } catch (error) {
-    throw new UsageError(`log: ${(error as Error).message.split('\n')[0]}; ${LOG_USAGE.split('\n')[0]}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandFlags(
+    'log',
+    argv,
+    {
+      from: { type: 'string' },
+      to: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      ...STORE_OPTION,
+      ...SERVER_OPTIONS,
+    },
+    { positionals: true },
+  );
   const id = positionals[0];
   if (!id || positionals.length > 1) throw new UsageError(`log: give exactly one computation id; ${LOG_USAGE.split('\n')[0]}`);
   const range = {
@@ -45,7 +45,11 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
 
 export interface DiffLogView {
   readonly computation: { id: string; name: string; status: string; exitCode: number | null };
-  readonly epochs: { epoch: number; verified: boolean; vms: Record<string, { instructions: number; runMs: number; memoryPages: number; lagMs: number }> }[];
+  readonly epochs: {
+    epoch: number;
+    verified: boolean;
+    vms: Record<string, { instructions: number; runMs: number; memoryPages: number; lagMs: number }>;
+  }[];
   readonly divergences: (StoredDivergence & { deltaBytes: number })[];
   readonly events: StoredIntervention[];
   readonly stats: ReturnType<Store['stats']>;
@@ -72,7 +76,10 @@ export function readLog(store: Store, id: string, range: { from?: number; to?: n
       epoch: record.epoch,
       verified: record.verified,
       vms: Object.fromEntries(
-        Object.entries(record.metrics).map(([vm, m]) => [vm, { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) }]),
+        Object.entries(record.metrics).map(([vm, m]) => [
+          vm,
+          { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) },
+        ]),
       ),
     })),
     divergences,
@@ -86,7 +93,9 @@ function round(value: number): number {
 }
 
 export function formatLog(log: DiffLogView, all: boolean): string {
-  const lines = [`computation ${log.computation.id} (${log.computation.name}): ${log.computation.status}${log.computation.exitCode !== null ? `, exit code ${log.computation.exitCode}` : ''}`];
+  const lines = [
+    `computation ${log.computation.id} (${log.computation.name}): ${log.computation.status}${log.computation.exitCode !== null ? `, exit code ${log.computation.exitCode}` : ''}`,
+  ];
   const divergencesByEpoch = groupBy(log.divergences, (d) => d.epoch);
   const eventsByEpoch = groupBy(log.events, (e) => e.epoch ?? 0);
   for (const record of log.epochs) {
@@ -96,7 +105,8 @@ export function formatLog(log: DiffLogView, all: boolean): string {
     const primary = Object.values(record.vms)[0];
     const memory = primary ? ` memory ${((primary.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
     lines.push(`epoch ${record.epoch}: ${record.verified ? 'verified' : 'not verified'}${memory}`);
-    for (const d of divergences) lines.push(`  ≠ ${d.vmId}: ${d.kind}: ${d.summary}${d.deltaBytes > 0 ? ` (${d.deltaBytes} delta bytes)` : ''}`);
+    for (const d of divergences)
+      lines.push(`  ≠ ${d.vmId}: ${d.kind}: ${d.summary}${d.deltaBytes > 0 ? ` (${d.deltaBytes} delta bytes)` : ''}`);
     for (const e of events) lines.push(`  • ${e.kind}: ${e.reason}`);
   }
   const { stats } = log;

@@ -3,17 +3,25 @@
 // `shadowvm run --driver qemu [-- kernel params]` does the same with a real Linux guest under QEMU.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { DEFAULT_CONFIG, type ComputationConfig, type PlannedFault } from '../../manager/config.js';
-import { launchWasm, runLaunch, type Launch } from '../../manager/launch.js';
 import { QemuDriver } from '../../drivers/qemu/driver.js';
 import { guestImage, guestImageHash } from '../../drivers/qemu/guest-build.js';
-import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
+import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../../manager/config.js';
+import { type Launch, launchWasm, runLaunch } from '../../manager/launch.js';
 import type { ComputationReport } from '../../manager/report.js';
+import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
+import { remoteRun, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { Progress, summary } from '../display.js';
-import { UsageError, parseBitflip, parseCorruptInput, parseCount, parseDuration, parseEnv, parseSize } from '../parse.js';
+import {
+  parseBitflip,
+  parseCommandFlags,
+  parseCorruptInput,
+  parseCount,
+  parseDuration,
+  parseEnv,
+  parseSize,
+  UsageError,
+} from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
-import { remoteRun, serverFrom, SERVER_OPTIONS } from '../client.js';
 
 export const RUN_USAGE = `usage: shadowvm run GUEST.wasm [options] [-- guest args...]
        shadowvm run --driver qemu [options] [-- kernel params, e.g. shadowvm.rounds=20]
@@ -49,10 +57,16 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parseFlags(own);
   const driver = values.driver ?? 'wasm';
   if (driver !== 'wasm' && driver !== 'qemu') throw new UsageError(`run: --driver ${driver}: expected wasm or qemu`);
-  if (driver === 'wasm' && (values.mode !== undefined || values.image !== undefined)) throw new UsageError('run: --mode and --image need --driver qemu');
-  if (driver === 'qemu' && positionals.length > 0) throw new UsageError(`run: unexpected argument ${positionals[0]}; the qemu driver boots --image (kernel params go after --)`);
+  if (driver === 'wasm' && (values.mode !== undefined || values.image !== undefined))
+    throw new UsageError('run: --mode and --image need --driver qemu');
+  if (driver === 'qemu' && positionals.length > 0)
+    throw new UsageError(`run: unexpected argument ${positionals[0]}; the qemu driver boots --image (kernel params go after --)`);
   if (driver === 'wasm' && positionals.length !== 1) {
-    throw new UsageError(positionals.length === 0 ? 'run: the guest module is missing; usage: shadowvm run GUEST.wasm [options] -- args' : `run: unexpected argument ${positionals[1]}; put guest arguments after --`);
+    throw new UsageError(
+      positionals.length === 0
+        ? 'run: the guest module is missing; usage: shadowvm run GUEST.wasm [options] -- args'
+        : `run: unexpected argument ${positionals[1]}; put guest arguments after --`,
+    );
   }
   const config = configFrom(values);
   const server = serverFrom(values);
@@ -92,18 +106,20 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
     };
     const qemu = driver === 'qemu' ? qemuLaunch(values, guestArgs) : undefined;
     if (qemu?.driver.mode === 'free') {
-      common.writeLine(`shadowvm: the guest's HTTP server (port 80) is at http://127.0.0.1:${await qemu.driver.httpPort()}; requests to it are mirrored to the shadows`);
+      common.writeLine(
+        `shadowvm: the guest's HTTP server (port 80) is at http://127.0.0.1:${await qemu.driver.httpPort()}; requests to it are mirrored to the shadows`,
+      );
     }
     report = qemu
       ? await runLaunch({ ...common, ...qemu })
       : await launchWasm({
-        ...common,
-        wasmPath: positionals[0] as string,
-        args: guestArgs,
-        env: Object.fromEntries((values.env ?? []).map(parseEnv)),
-        ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
-        stdinFd: 0,
-      });
+          ...common,
+          wasmPath: positionals[0] as string,
+          args: guestArgs,
+          env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+          ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
+          stdinFd: 0,
+        });
   } finally {
     progress.clear();
     store.close();
@@ -114,41 +130,34 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   return report.exitCode;
 }
 
+const RUN_OPTIONS = {
+  driver: { type: 'string' },
+  mode: { type: 'string' },
+  image: { type: 'string' },
+  shadows: { type: 'string' },
+  profiles: { type: 'string' },
+  'epoch-events': { type: 'string' },
+  'epoch-syscalls': { type: 'string' },
+  'epoch-ms': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  memory: { type: 'string' },
+  'max-epochs': { type: 'string' },
+  timeout: { type: 'string' },
+  'inject-bitflip': { type: 'string', multiple: true },
+  'inject-corrupt-input': { type: 'string', multiple: true },
+  'input-dir': { type: 'string' },
+  policy: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  env: { type: 'string', multiple: true },
+  report: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  ...STORE_OPTION,
+  ...SERVER_OPTIONS,
+} as const;
+
 function parseFlags(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        driver: { type: 'string' },
-        mode: { type: 'string' },
-        image: { type: 'string' },
-        shadows: { type: 'string' },
-        profiles: { type: 'string' },
-        'epoch-events': { type: 'string' },
-        'epoch-syscalls': { type: 'string' },
-        'epoch-ms': { type: 'string' },
-        'checkpoint-every': { type: 'string' },
-        memory: { type: 'string' },
-        'max-epochs': { type: 'string' },
-        timeout: { type: 'string' },
-        'inject-bitflip': { type: 'string', multiple: true },
-        'inject-corrupt-input': { type: 'string', multiple: true },
-        'input-dir': { type: 'string' },
-        policy: { type: 'string' },
-        'dry-run': { type: 'boolean' },
-        env: { type: 'string', multiple: true },
-        report: { type: 'string' },
-        json: { type: 'boolean' },
-        quiet: { type: 'boolean' },
-        ...STORE_OPTION,
-        ...SERVER_OPTIONS,
-      },
-    });
-  } catch (error) {
-    throw new UsageError(`run: ${(error as Error).message.split('\n')[0]}; see shadowvm run --help`);
-  }
+  return parseCommandFlags('run', argv, RUN_OPTIONS, { positionals: true });
 }
 
 async function policyFrom(path: string | undefined, dryRun: boolean): Promise<Policy> {
@@ -168,11 +177,15 @@ function withDryRun(policy: Policy): Policy {
 type RunFlags = ReturnType<typeof parseFlags>['values'];
 
 /** The QEMU driver for one computation; guest args are extra kernel parameters. */
-function qemuLaunch(values: RunFlags, kernelArgs: readonly string[]): Pick<Launch, 'name' | 'image' | 'imageHash' | 'args'> & { driver: QemuDriver } {
+function qemuLaunch(
+  values: RunFlags,
+  kernelArgs: readonly string[],
+): Pick<Launch, 'name' | 'image' | 'imageHash' | 'args'> & { driver: QemuDriver } {
   const mode = values.mode ?? 'lockstep';
   if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
   const image = guestImage(values.image);
-  const epochMs = values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
+  const epochMs =
+    values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
   const driver = new QemuDriver({ mode, imageDir: image.dir, kernelArgs, ...(epochMs !== undefined ? { epochMs } : {}) });
   return { driver, name: `linux-guest (${mode})`, image: image.dir, imageHash: guestImageHash(image), args: kernelArgs };
 }
@@ -189,19 +202,39 @@ export function configFrom(values: RunFlags): ComputationConfig {
   if (shadows > 16) throw new UsageError(`--shadows ${shadows}: at most 16`);
   for (const fault of faults) {
     const index = fault.target === 'primary' ? 0 : Number(fault.target.slice('shadow'.length));
-    if (index > shadows) throw new UsageError(`cannot inject into ${fault.target}: the computation has ${shadows} shadow(s); raise --shadows`);
+    if (index > shadows)
+      throw new UsageError(`cannot inject into ${fault.target}: the computation has ${shadows} shadow(s); raise --shadows`);
   }
   return {
     ...DEFAULT_CONFIG,
     shadows,
-    shadowProfiles: values.profiles ? values.profiles.split(',').map((p) => p.trim()).filter(Boolean) : [],
+    shadowProfiles: values.profiles
+      ? values.profiles
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean)
+      : [],
     epochs: {
       events: values['epoch-events'] !== undefined ? parseCount('--epoch-events', values['epoch-events']) : DEFAULT_CONFIG.epochs.events,
-      syscalls: values['epoch-syscalls'] !== undefined ? parseCount('--epoch-syscalls', values['epoch-syscalls']) : DEFAULT_CONFIG.epochs.syscalls,
-      maxEpochMs: values['epoch-ms'] !== undefined ? (values['epoch-ms'] === '0' ? 0 : parseDuration('--epoch-ms', values['epoch-ms'])) : DEFAULT_CONFIG.epochs.maxEpochMs,
+      syscalls:
+        values['epoch-syscalls'] !== undefined ? parseCount('--epoch-syscalls', values['epoch-syscalls']) : DEFAULT_CONFIG.epochs.syscalls,
+      maxEpochMs:
+        values['epoch-ms'] !== undefined
+          ? values['epoch-ms'] === '0'
+            ? 0
+            : parseDuration('--epoch-ms', values['epoch-ms'])
+          : DEFAULT_CONFIG.epochs.maxEpochMs,
     },
-    checkpointEvery: values['checkpoint-every'] !== undefined ? parseCount('--checkpoint-every', values['checkpoint-every'], 1) : DEFAULT_CONFIG.checkpointEvery,
-    memoryLimitBytes: values.memory !== undefined ? parseSize('--memory', values.memory) : values.driver === 'qemu' ? qemuDefaultMemory : DEFAULT_CONFIG.memoryLimitBytes,
+    checkpointEvery:
+      values['checkpoint-every'] !== undefined
+        ? parseCount('--checkpoint-every', values['checkpoint-every'], 1)
+        : DEFAULT_CONFIG.checkpointEvery,
+    memoryLimitBytes:
+      values.memory !== undefined
+        ? parseSize('--memory', values.memory)
+        : values.driver === 'qemu'
+          ? qemuDefaultMemory
+          : DEFAULT_CONFIG.memoryLimitBytes,
     ...(values['max-epochs'] !== undefined ? { maxEpochs: parseCount('--max-epochs', values['max-epochs'], 1) } : {}),
     ...(values.timeout !== undefined ? { timeoutMs: parseDuration('--timeout', values.timeout) } : {}),
     faults,

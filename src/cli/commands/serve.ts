@@ -4,10 +4,9 @@
 
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Manager } from '../../service/manager.js';
 import { startServer } from '../../service/server.js';
-import { UsageError, parseCount } from '../parse.js';
+import { parseCommandFlags, parseCount } from '../parse.js';
 import { openStoreFromFlag } from '../store-flag.js';
 
 export const SERVE_USAGE = `usage: shadowvm serve [--host H] [--port P] [--data DIR] [--token T] [--store PATH] [--guests DIR] [--concurrency N]
@@ -22,24 +21,15 @@ export const SERVE_USAGE = `usage: shadowvm serve [--host H] [--port P] [--data 
 export const DEFAULT_PORT = 7420;
 
 export async function serveCommand(argv: readonly string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        data: { type: 'string' },
-        token: { type: 'string' },
-        store: { type: 'string' },
-        guests: { type: 'string' },
-        concurrency: { type: 'string' },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError(`serve: ${(error as Error).message.split('\n')[0]}; ${SERVE_USAGE.split('\n')[0]}`);
-  }
+  const { values } = parseCommandFlags('serve', argv, {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    data: { type: 'string' },
+    token: { type: 'string' },
+    store: { type: 'string' },
+    guests: { type: 'string' },
+    concurrency: { type: 'string' },
+  });
   const dataDir = resolve(values.data ?? '.shadowvm');
   const token = values.token ?? process.env.SHADOWVM_TOKEN;
   const port = values.port !== undefined ? parseCount('--port', values.port) : DEFAULT_PORT;
@@ -51,15 +41,17 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     ...(values.concurrency !== undefined ? { concurrency: parseCount('--concurrency', values.concurrency, 1) } : {}),
     writeLine: (line) => process.stderr.write(`${line}\n`),
   });
-  for (const { id, epoch } of manager.recovered) process.stderr.write(`shadowvm: ${id} was interrupted at epoch ${epoch} by a manager restart; marked failed\n`);
-  let server;
-  try {
-    server = await startServer({ manager, host: values.host ?? '127.0.0.1', port, ...(token ? { token } : {}) });
-  } catch (error) {
-    store.close();
-    throw error;
-  }
-  process.stderr.write(`shadowvm: manager listening on ${server.url} (store ${store.location}, ${manager.concurrency} computations at once)\n`);
+  for (const { id, epoch } of manager.recovered)
+    process.stderr.write(`shadowvm: ${id} was interrupted at epoch ${epoch} by a manager restart; marked failed\n`);
+  const server = await startServer({ manager, host: values.host ?? '127.0.0.1', port, ...(token ? { token } : {}) }).catch(
+    (error: unknown) => {
+      store.close();
+      throw error;
+    },
+  );
+  process.stderr.write(
+    `shadowvm: manager listening on ${server.url} (store ${store.location}, ${manager.concurrency} computations at once)\n`,
+  );
   const running = server;
   await new Promise<void>((done) => {
     const stop = () => {

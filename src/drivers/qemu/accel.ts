@@ -45,9 +45,26 @@ async function bootUnderKvm(image: GuestImage, timeoutMs: number): Promise<{ acc
   const runtime = RuntimeDir.create();
   const serial = runtime.file('probe.serial');
   const qemu = QemuProcess.start(runtime, 'probe', [
-    '-machine', 'q35', '-accel', 'kvm', '-cpu', 'host', '-m', '128M', '-nodefaults', '-display', 'none',
-    '-no-reboot', '-serial', `file:${serial}`, '-kernel', image.kernel, '-initrd', image.initrd,
-    '-append', 'console=ttyS0 quiet panic=-1 shadowvm.rounds=1',
+    '-machine',
+    'q35',
+    '-accel',
+    'kvm',
+    '-cpu',
+    'host',
+    '-m',
+    '128M',
+    '-nodefaults',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${serial}`,
+    '-kernel',
+    image.kernel,
+    '-initrd',
+    image.initrd,
+    '-append',
+    'console=ttyS0 quiet panic=-1 shadowvm.rounds=1',
   ]);
   try {
     const deadline = Date.now() + timeoutMs;

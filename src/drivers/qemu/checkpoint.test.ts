@@ -1,8 +1,9 @@
 // Checkpoint → change → restore on a free-running TCG guest: the restored VM starts from the
 // checkpoint's RAM (checked page by page on restore) and disk.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { test } from 'node:test';
 import type { RestoreTarget } from '../types.js';
 import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
@@ -61,7 +62,10 @@ test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000,
     const firstRound = Number(/round (\d+)/.exec(serial)?.[1] ?? -1);
     // The guest prints a round before writing it to disk, so the checkpoint may fall in between.
     const gap = firstRound - roundAtCheckpoint;
-    assert.ok(gap === 1 || gap === 2, `the guest continues from the checkpoint (disk round ${roundAtCheckpoint}, next printed ${firstRound})`);
+    assert.ok(
+      gap === 1 || gap === 2,
+      `the guest continues from the checkpoint (disk round ${roundAtCheckpoint}, next printed ${firstRound})`,
+    );
     const roundAfterChange = Number(/round (\d+)/.exec(Buffer.concat(changed.outputs.map((o) => o.bytes)).toString())?.[1] ?? 0);
     assert.ok(firstRound < roundAfterChange, 'the rounds run after the checkpoint were rolled back');
   } finally {

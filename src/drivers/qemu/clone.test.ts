@@ -2,24 +2,24 @@
 // disk as the primary at the clone point, and it runs on from there. Cloned at an epoch barrier
 // (the primary paused) through the driver; cloned from a running guest through cloneVm itself, so
 // that the source's state can be read at the clone point while its RAM streams as it runs on.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cloneVm, type CloneEnd } from './clone.js';
+import { type CloneEnd, cloneVm } from './clone.js';
 import { QemuDriver } from './driver.js';
 import { ensureGuest, type GuestImage } from './guest-build.js';
 import { createReplica, differingPages, step } from './harness.js';
-import { qemuArgs, type LaunchSpec } from './launch.js';
+import { type LaunchSpec, qemuArgs } from './launch.js';
 import { qemuProcessesUnder } from './leaks.js';
-import { parseProfile } from './profile.js';
 import { liveQemuCount, QemuProcess, RuntimeDir } from './process.js';
+import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
 import { pageSize } from './ram.js';
 import { diskContents, qemuMissing } from './testing.js';
 import { parseRegisters } from './vm.js';
-
 
 const lastRound = (text: string) => Number([...text.matchAll(/round (\d+) sum/g)].at(-1)?.[1] ?? 0);
 
@@ -29,7 +29,10 @@ async function roundPast(serialFile: string, round: number): Promise<number> {
   return lastRound(readFileSync(serialFile, 'utf8'));
 }
 
-test('a shadow cloned from a running primary has its RAM, registers and disk, and runs on', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('a shadow cloned from a running primary has its RAM, registers and disk, and runs on', {
+  timeout: 180_000,
+  skip: qemuMissing(),
+}, async () => {
   await ensureGuest();
   const driver = new QemuDriver({ mode: 'free', epochMs: 800 });
   try {
@@ -40,7 +43,10 @@ test('a shadow cloned from a running primary has its RAM, registers and disk, an
     await first;
     for (let i = 0; i < 2; i++) await step([primary]);
     const atClone = primary.reports.at(-1)!;
-    assert.ok(lastRound(primary.reports.map((r) => Buffer.concat(r.outputs.map((o) => o.bytes)).toString()).join('')) > 0, 'the workload runs');
+    assert.ok(
+      lastRound(primary.reports.map((r) => Buffer.concat(r.outputs.map((o) => o.bytes)).toString()).join('')) > 0,
+      'the workload runs',
+    );
 
     // Created mid-run: it clones the primary at the barrier where the primary waits now.
     const shadow = await createReplica(driver, 's', 'shadow', profile);
@@ -97,7 +103,10 @@ async function launch(runtime: RuntimeDir, image: GuestImage, name: string, inco
   return { qemu, qmp, ramFile: spec.ramFile, overlay: spec.overlay };
 }
 
-test('a clone of a running guest holds its state at the clone point while the source runs on', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('a clone of a running guest holds its state at the clone point while the source runs on', {
+  timeout: 180_000,
+  skip: qemuMissing(),
+}, async () => {
   const image = await ensureGuest();
   const runtime = RuntimeDir.create();
   const ends: (CloneEnd & { qemu: QemuProcess })[] = [];
@@ -113,13 +122,21 @@ test('a clone of a running guest holds its state at the clone point while the so
     let atClone: { ram: Buffer; registers: Record<string, string>; disk: Buffer } | undefined;
     const timings = await cloneVm(source, target, runtime.file('clone.sock'), {
       atClonePoint: async () => {
-        atClone = { ram: readFileSync(source.ramFile), registers: parseRegisters(await source.qmp.hmp('info registers')), disk: diskContents(source.overlay) };
+        atClone = {
+          ram: readFileSync(source.ramFile),
+          registers: parseRegisters(await source.qmp.hmp('info registers')),
+          disk: diskContents(source.overlay),
+        };
       },
     });
     assert.ok(atClone !== undefined, 'the clone point was reached');
     assert.ok(timings.ramStreamMs > 0 && timings.ramCopyMs === 0, 'RAM streamed after the pause, not copied in it');
     assert.equal((await source.qmp.execute<{ status: string }>('query-status')).status, 'running', 'the source runs on');
-    assert.deepEqual(pagesDiffering(atClone.ram, readFileSync(target.ramFile)), [], 'the clone has the RAM of the clone point, page for page');
+    assert.deepEqual(
+      pagesDiffering(atClone.ram, readFileSync(target.ramFile)),
+      [],
+      'the clone has the RAM of the clone point, page for page',
+    );
     assert.deepEqual(parseRegisters(await target.qmp.hmp('info registers')), atClone.registers, 'same CPU registers');
     assert.ok(diskContents(target.overlay).equals(atClone.disk), 'same disk contents');
     // The guest wrote memory while its RAM streamed (and after): had those writes leaked into the

@@ -112,7 +112,13 @@ async function cloneRunning(source: CloneEnd, target: CloneEnd, socket: string, 
 }
 
 /** RAM file copy + device state only (x-ignore-shared), all while the source is paused. */
-async function cloneByCopy(source: CloneEnd, target: CloneEnd, socket: string, running: boolean, options: CloneOptions): Promise<CloneTimings> {
+async function cloneByCopy(
+  source: CloneEnd,
+  target: CloneEnd,
+  socket: string,
+  running: boolean,
+  options: CloneOptions,
+): Promise<CloneTimings> {
   await setCapabilities([source, target], { 'x-ignore-shared': true });
   await target.qmp.execute('migrate-incoming', { uri: `unix:${socket}` });
   const landed = migrationEnd(target.qmp);

@@ -1,15 +1,16 @@
 // Boots real TCG guests: lockstep replicas agree page for page, a bit flip shows at the next
 // epoch, and nothing (process or /dev/shm file) is left behind.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { test } from 'node:test';
 import type { EpochReport } from '../types.js';
 import { QemuDriver } from './driver.js';
-import { createReplica, differingPages, step } from './harness.js';
-import { liveQemuCount } from './process.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
+import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { liveQemuCount } from './process.js';
 import { qemuMissing } from './testing.js';
 
 // Boundary rule: a recorder may take an interrupt (or run an async event) at the very count it
@@ -18,7 +19,10 @@ import { qemuMissing } from './testing.js';
 // therefore reads its own rr log after each stop (rr-log.ts) and runs on briefly until nothing
 // but clocks, checkpoints and outputs is logged at the stop count; only then is the count
 // published to the shadows.
-test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', { timeout: 300_000, skip: qemuMissing() }, async () => {
+test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', {
+  timeout: 300_000,
+  skip: qemuMissing(),
+}, async () => {
   const image = await ensureGuest();
   const driver = new QemuDriver({ mode: 'lockstep', epochMs: 400 });
   try {

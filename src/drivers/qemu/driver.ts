@@ -7,12 +7,12 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { freeLoopbackPort } from '../../free-port.js';
 import type { Agreement, DiversityProfile, Driver, Vm, VmEvents, VmRequest } from '../types.js';
 import { QemuRequestError } from './errors.js';
-import { guestImage, type GuestImage } from './guest-build.js';
-import { RuntimeDir } from './process.js';
-import { parseProfile, qemuProfiles } from './profile.js';
+import { type GuestImage, guestImage } from './guest-build.js';
+import type { NicSpec } from './launch.js';
 import { CheckpointRegistry, Generations } from './lockstep.js';
 import { MirrorHub } from './net/hub.js';
-import type { NicSpec } from './launch.js';
+import { RuntimeDir } from './process.js';
+import { parseProfile, qemuProfiles } from './profile.js';
 import { fileStem, QemuVm, type ShadowingMode, type VmNetwork } from './vm.js';
 
 export interface QemuDriverOptions {
@@ -80,7 +80,8 @@ export class QemuDriver implements Driver {
     if (generations !== undefined && request.restore === undefined) {
       // A fresh primary starts the computation's first recording; fresh shadows follow it.
       if (request.role === 'primary') {
-        if (generations.latest !== undefined) throw new QemuRequestError('this lockstep computation already has a primary; restore it instead');
+        if (generations.latest !== undefined)
+          throw new QemuRequestError('this lockstep computation already has a primary; restore it instead');
         generations.open(0);
       } else if (generations.latest === undefined) {
         throw new QemuRequestError('create the lockstep primary before its shadows');

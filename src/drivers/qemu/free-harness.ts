@@ -2,7 +2,7 @@
 // tests and the benchmark: requests are made while the replicas run an epoch.
 import { request } from 'node:http';
 import type { EpochReport } from '../types.js';
-import { step, type Replica } from './harness.js';
+import { type Replica, step } from './harness.js';
 
 export interface HttpResult {
   readonly path: string;
@@ -27,7 +27,11 @@ export function httpGet(port: number, path: string, timeoutMs = 4000): Promise<H
 }
 
 /** Runs one epoch on every replica while GETting `paths` in turn from the primary. */
-export async function stepWithTraffic(replicas: readonly Replica[], port: number, paths: readonly string[]): Promise<{ reports: EpochReport[]; results: HttpResult[] }> {
+export async function stepWithTraffic(
+  replicas: readonly Replica[],
+  port: number,
+  paths: readonly string[],
+): Promise<{ reports: EpochReport[]; results: HttpResult[] }> {
   const stepping = step(replicas);
   const results: HttpResult[] = [];
   for (const path of paths) results.push(await httpGet(port, path));
@@ -35,7 +39,12 @@ export async function stepWithTraffic(replicas: readonly Replica[], port: number
 }
 
 /** Steps until the primary's guest answers `path` (it boots during the first epochs). */
-export async function stepUntilServing(replicas: readonly Replica[], port: number, path: string, maxEpochs: number): Promise<EpochReport[]> {
+export async function stepUntilServing(
+  replicas: readonly Replica[],
+  port: number,
+  path: string,
+  maxEpochs: number,
+): Promise<EpochReport[]> {
   for (let i = 0; i < maxEpochs; i++) {
     const { reports, results } = await stepWithTraffic(replicas, port, [path]);
     if (results[0]?.status === 200) return reports;

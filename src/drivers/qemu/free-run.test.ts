@@ -4,12 +4,13 @@
 // benign drift between the primary and its clone raises nothing, a corrupted mirrored request
 // makes the shadow's answer differ, the analysis predicts a failure, and the primary and a fresh
 // clone are rolled back to the last verified checkpoint and run on.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ComputationReport } from '../../manager/report.js';
@@ -21,36 +22,82 @@ import { expectedRound, printedRounds, qemuMissing } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
-test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', { timeout: 240_000, skip: qemuMissing() }, async () => {
+test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', {
+  timeout: 240_000,
+  skip: qemuMissing(),
+}, async () => {
   await ensureGuest();
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));
   try {
     const reportFile = join(dir, 'report.json');
     const rounds = 40;
-    const run = spawnSync(process.execPath, [
-      main, 'run', '--driver', 'qemu', '--mode', 'free', '--shadows', '1', '--store', join(dir, 'store.db'), '--report', reportFile,
-      '--', `shadowvm.rounds=${rounds}`,
-    ], { encoding: 'utf8', timeout: 200_000 });
+    const run = spawnSync(
+      process.execPath,
+      [
+        main,
+        'run',
+        '--driver',
+        'qemu',
+        '--mode',
+        'free',
+        '--shadows',
+        '1',
+        '--store',
+        join(dir, 'store.db'),
+        '--report',
+        reportFile,
+        '--',
+        `shadowvm.rounds=${rounds}`,
+      ],
+      { encoding: 'utf8', timeout: 200_000 },
+    );
     assert.equal(run.status, 0, run.stderr);
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
     assert.deepEqual(report.rollbacks, [], 'a shadow that has not finished yet (or already has) is no divergence');
-    assert.deepEqual(report.interventions.filter((i) => i.level === 'predict-failure'), []);
-    assert.deepEqual(printedRounds(run.stdout), Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, 3000)));
+    assert.deepEqual(
+      report.interventions.filter((i) => i.level === 'predict-failure'),
+      [],
+    );
+    assert.deepEqual(
+      printedRounds(run.stdout),
+      Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, 3000)),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('free-running through the manager: a corrupted mirrored request is predicted, rolled back, and the run goes on', { timeout: 240_000, skip: qemuMissing() }, async () => {
+test('free-running through the manager: a corrupted mirrored request is predicted, rolled back, and the run goes on', {
+  timeout: 240_000,
+  skip: qemuMissing(),
+}, async () => {
   await ensureGuest();
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));
   try {
     const reportFile = join(dir, 'report.json');
-    const run = spawn(process.execPath, [
-      main, 'run', '--driver', 'qemu', '--mode', 'free', '--shadows', '1', '--max-epochs', '36',
-      // The shadow's first mirrored request arrives corrupted; requests start after the warm-up.
-      '--inject-corrupt-input', 'shadow1@seq=0', '--store', join(dir, 'store.db'), '--report', reportFile,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const run = spawn(
+      process.execPath,
+      [
+        main,
+        'run',
+        '--driver',
+        'qemu',
+        '--mode',
+        'free',
+        '--shadows',
+        '1',
+        '--max-epochs',
+        '36',
+        // The shadow's first mirrored request arrives corrupted; requests start after the warm-up.
+        '--inject-corrupt-input',
+        'shadow1@seq=0',
+        '--store',
+        join(dir, 'store.db'),
+        '--report',
+        reportFile,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     run.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const ended = new Promise<number | null>((resolve) => run.on('exit', (code) => resolve(code)));
@@ -72,7 +119,11 @@ test('free-running through the manager: a corrupted mirrored request is predicte
     assert.equal(await ended, 124, `the run ends at --max-epochs:\n${stderr}`);
     assert.ok(served > 10, `${served} requests served`);
     assert.deepEqual(qemuProcessesUnder(join(runtimeRoot, `m-${run.pid}-`)), [], 'no QEMU outlives the run');
-    assert.deepEqual(readdirSync(runtimeRoot).filter((name) => name.startsWith(`m-${run.pid}-`)), [], 'no runtime file outlives the run');
+    assert.deepEqual(
+      readdirSync(runtimeRoot).filter((name) => name.startsWith(`m-${run.pid}-`)),
+      [],
+      'no runtime file outlives the run',
+    );
 
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
     const failures = report.interventions.filter((i) => i.level === 'predict-failure');
@@ -84,7 +135,11 @@ test('free-running through the manager: a corrupted mirrored request is predicte
     assert.match(report.rollbacks[0]?.message ?? '', /verified checkpoint/);
     assert.equal(report.reforks.length, 1, 'the shadow restarts beside the restored primary');
     assert.equal(report.verifiedEpochs, 36);
-    assert.deepEqual(report.attribution.map((a) => [a.basis, a.differsIn.length]), [['drift', 0]], 'same profile: not a configuration difference');
+    assert.deepEqual(
+      report.attribution.map((a) => [a.basis, a.differsIn.length]),
+      [['drift', 0]],
+      'same profile: not a configuration difference',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,22 +4,22 @@
 // policy's warn level while the pair is healthy, and crosses predict-failure after a corrupted
 // mirrored request, and (separate pair, fresh models) after a bit flip in the page cache page the
 // primary serves /data from.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { test } from 'node:test';
 import { AnalysisEngine } from '../../analysis/engine.js';
 import { predictionScore } from '../../manager/drift.js';
 import { BUILT_IN_VM_POLICY } from '../../policy/defaults.js';
 import type { EpochReport } from '../types.js';
 import { QemuDriver } from './driver.js';
-import { findInRam, stepWithTraffic, stepUntilServing } from './free-harness.js';
+import { findInRam, stepUntilServing, stepWithTraffic } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, differingPages, type Replica } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 import { RamFile } from './ram.js';
 import { qemuMissing } from './testing.js';
-
 
 const level = (name: string) => BUILT_IN_VM_POLICY.levels.find((l) => l.name === name)?.enter ?? Number.NaN;
 const warn = level('warn');
@@ -48,16 +48,18 @@ async function withFreePair(body: (pair: FreePair) => Promise<void>): Promise<vo
       computation: 'free',
       epoch: s!.epoch,
       vms: [],
-      pairs: [{
-        primary: 'p',
-        shadow: 's',
-        epoch: s!.epoch,
-        differingPages: differingPages(p!, s!).length,
-        diffBytes: 0,
-        outputMismatches: s!.pairedOutputs?.differing ?? 0,
-        syscallMismatches: 0,
-        shadowLagMs: 0,
-      }],
+      pairs: [
+        {
+          primary: 'p',
+          shadow: 's',
+          epoch: s!.epoch,
+          differingPages: differingPages(p!, s!).length,
+          diffBytes: 0,
+          outputMismatches: s!.pairedOutputs?.differing ?? 0,
+          syscallMismatches: 0,
+          shadowLagMs: 0,
+        },
+      ],
     });
     return predictionScore(result?.byFeature ?? {});
   };
@@ -115,7 +117,10 @@ async function crossesWithin(pair: FreePair, epochs: number, what: string): Prom
   assert.fail(`${what}: drift scores ${scores.join(', ')} never reached predict-failure ${predictFailure}`);
 }
 
-test('free-running: healthy drift stays under warn, a corrupted mirrored request crosses predict-failure', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('free-running: healthy drift stays under warn, a corrupted mirrored request crosses predict-failure', {
+  timeout: 180_000,
+  skip: qemuMissing(),
+}, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 8);
     // "GET /data" reaches the shadow as "GET /eata": it answers 404 where the primary answers 200.
@@ -124,7 +129,10 @@ test('free-running: healthy drift stays under warn, a corrupted mirrored request
   });
 });
 
-test('free-running: a bit flip in the primary page cache of /data crosses predict-failure', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('free-running: a bit flip in the primary page cache of /data crosses predict-failure', {
+  timeout: 180_000,
+  skip: qemuMissing(),
+}, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 5);
     const hits = findInRam(new RamFile(`${pair.driver.runtimePath}/p.ram`).readAll(), dataMarker);

@@ -36,6 +36,7 @@ function sections(elf: Buffer): Section[] {
 /** A guest-physical address in the middle of the kernel's BTF data: never written, rarely read. */
 export function quietKernelAddress(image: GuestImage): number {
   const btf = sections(readFileSync(image.kernel)).find((section) => section.name === '.BTF');
-  if (btf === undefined || btf.address < kernelMapBase) throw new GuestImageError('the guest kernel has no .BTF section to place a fault in');
+  if (btf === undefined || btf.address < kernelMapBase)
+    throw new GuestImageError('the guest kernel has no .BTF section to place a fault in');
   return Number(btf.address - kernelMapBase + btf.size / 2n);
 }

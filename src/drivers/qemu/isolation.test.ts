@@ -1,16 +1,16 @@
 // Isolation of free-running replicas, checked on the QEMU processes actually launched: sandboxed,
 // no unrestricted user networking, shadows with no way out at all, every runtime file in the
 // driver's private directory, and a guest-side probe that finds nothing reachable from a shadow.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { test } from 'node:test';
 import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
-import { createReplica, step, type Replica } from './harness.js';
+import { createReplica, type Replica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 import { qemuMissing } from './testing.js';
-
 
 /** Values of every occurrence of `option` on a command line. */
 const valuesOf = (args: readonly string[], option: string) => args.flatMap((arg, i) => (arg === option ? [args[i + 1] ?? ''] : []));
@@ -24,7 +24,10 @@ function pathsIn(args: readonly string[]): string[] {
   return paths;
 }
 
-test('free-running replicas are sandboxed, shadows reach nothing, files stay private', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('free-running replicas are sandboxed, shadows reach nothing, files stay private', {
+  timeout: 180_000,
+  skip: qemuMissing(),
+}, async () => {
   const image = await ensureGuest();
   // The guest tries to reach the host (10.0.2.2) every second and prints the outcome.
   const driver = new QemuDriver({ mode: 'free', epochMs: 1000, kernelArgs: ['shadowvm.netprobe=1'] });
@@ -41,26 +44,36 @@ test('free-running replicas are sandboxed, shadows reach nothing, files stay pri
     assert.equal(statSync(runtime).mode & 0o777, 0o700, 'the runtime directory is private');
     const commandLines = new Map<string, string[]>();
     for (const pid of qemuProcessesUnder(runtime)) {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a.length > 0);
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .filter((a) => a.length > 0);
       const ram = valuesOf(args, '-object').find((o) => o.startsWith('memory-backend-file'));
       const role = ram?.includes(`${runtime}/p.ram`) ? 'primary' : ram?.includes(`${runtime}/s.ram`) ? 'shadow' : 'other';
       commandLines.set(role, args);
     }
     assert.deepEqual([...commandLines.keys()].sort(), ['primary', 'shadow']);
     for (const [role, args] of commandLines) {
-      assert.ok(valuesOf(args, '-sandbox').some((v) => /^on(,|$)/.test(v)), `${role}: -sandbox on`);
+      assert.ok(
+        valuesOf(args, '-sandbox').some((v) => /^on(,|$)/.test(v)),
+        `${role}: -sandbox on`,
+      );
       for (const netdev of valuesOf(args, '-netdev')) {
         assert.match(netdev, /^user,/, `${role}: only user networking (${netdev})`);
         assert.match(netdev, /(^|,)restrict=on(,|$)/, `${role}: user networking is restricted (${netdev})`);
         if (role === 'shadow') assert.doesNotMatch(netdev, /hostfwd|guestfwd/, 'a shadow forwards nothing');
-        else for (const forward of netdev.matchAll(/hostfwd=tcp:([^:]*):/g)) assert.equal(forward[1], '127.0.0.1', 'forwarded from loopback only');
+        else
+          for (const forward of netdev.matchAll(/hostfwd=tcp:([^:]*):/g))
+            assert.equal(forward[1], '127.0.0.1', 'forwarded from loopback only');
       }
       const outside = pathsIn(args).filter((path) => !path.startsWith(`${runtime}/`) && !path.startsWith(`${image.dir}/`));
       assert.deepEqual(outside, [], `${role}: every file is in the runtime directory or the read-only image`);
     }
     // The shadow's only NIC traffic goes through the hub: its frames are redirected out, none in.
     const shadowArgs = commandLines.get('shadow')!;
-    assert.ok(valuesOf(shadowArgs, '-object').some((o) => /^filter-redirector,.*queue=rx,outdev=/.test(o)), 'shadow output is redirected to the host');
+    assert.ok(
+      valuesOf(shadowArgs, '-object').some((o) => /^filter-redirector,.*queue=rx,outdev=/.test(o)),
+      'shadow output is redirected to the host',
+    );
 
     let serial = '';
     for (let epoch = 0; epoch < 12 && !/netprobe (un)?reachable/.test(serial); epoch++) {

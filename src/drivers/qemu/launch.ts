@@ -69,21 +69,29 @@ function nicArgs(nic: NicSpec): string[] {
   const chardevs = ['-chardev', `socket,id=net-in,path=${nic.inbound}`, '-chardev', `socket,id=net-out,path=${nic.outbound}`];
   if (nic.role === 'primary') {
     return [
-      '-netdev', `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${nic.hostPort}-:${guestHttpPort}`,
-      '-device', `virtio-net-pci,netdev=n0,mac=${guestMac}`,
+      '-netdev',
+      `user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:${nic.hostPort}-:${guestHttpPort}`,
+      '-device',
+      `virtio-net-pci,netdev=n0,mac=${guestMac}`,
       ...chardevs,
       // A netdev's tx queue carries what it sends to the guest, its rx queue what the guest sends.
-      '-object', 'filter-mirror,id=mirror-in,netdev=n0,queue=tx,outdev=net-in',
-      '-object', 'filter-mirror,id=mirror-out,netdev=n0,queue=rx,outdev=net-out',
+      '-object',
+      'filter-mirror,id=mirror-in,netdev=n0,queue=tx,outdev=net-in',
+      '-object',
+      'filter-mirror,id=mirror-out,netdev=n0,queue=rx,outdev=net-out',
     ];
   }
   return [
-    '-netdev', 'user,id=n0,restrict=on',
-    '-device', `virtio-net-pci,netdev=n0,mac=${guestMac}`,
+    '-netdev',
+    'user,id=n0,restrict=on',
+    '-device',
+    `virtio-net-pci,netdev=n0,mac=${guestMac}`,
     ...chardevs,
     // Sequence numbers are shifted by the hub, not by filter-rewriter (see net/hub.ts).
-    '-object', 'filter-redirector,id=feed,netdev=n0,queue=tx,indev=net-in',
-    '-object', 'filter-redirector,id=capture,netdev=n0,queue=rx,outdev=net-out',
+    '-object',
+    'filter-redirector,id=feed,netdev=n0,queue=tx,indev=net-in',
+    '-object',
+    'filter-redirector,id=capture,netdev=n0,queue=rx,outdev=net-out',
   ];
 }
 
@@ -95,28 +103,49 @@ export function qemuArgs(spec: LaunchSpec): string[] {
   // would fall inside the source's pause. Preallocated at launch, the mapping is already complete.
   const prealloc = !spec.rr && !spec.incoming ? ',prealloc=on' : '';
   const args = [
-    '-machine', `${profile.machine},memory-backend=mem`,
-    '-accel', accel,
-    '-cpu', profile.cpu,
-    '-object', `memory-backend-file,id=mem,size=${spec.memoryMiB}M,mem-path=${spec.ramFile},share=on${prealloc}`,
-    '-m', `${spec.memoryMiB}M`,
-    '-smp', `1,maxcpus=${spec.maxCpus}`,
-    '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-no-shutdown',
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
-    '-serial', `file:${spec.serialFile}`,
-    '-qmp', `unix:${spec.qmpSocket},server=on,wait=off`,
-    '-kernel', spec.image.kernel,
-    '-initrd', spec.image.initrd,
-    '-append', [quietKernel, ...(spec.rr ? [replayKernel] : []), ...spec.kernelArgs].join(' '),
-    '-device', 'virtio-balloon-pci,id=balloon0',
+    '-machine',
+    `${profile.machine},memory-backend=mem`,
+    '-accel',
+    accel,
+    '-cpu',
+    profile.cpu,
+    '-object',
+    `memory-backend-file,id=mem,size=${spec.memoryMiB}M,mem-path=${spec.ramFile},share=on${prealloc}`,
+    '-m',
+    `${spec.memoryMiB}M`,
+    '-smp',
+    `1,maxcpus=${spec.maxCpus}`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-no-shutdown',
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-serial',
+    `file:${spec.serialFile}`,
+    '-qmp',
+    `unix:${spec.qmpSocket},server=on,wait=off`,
+    '-kernel',
+    spec.image.kernel,
+    '-initrd',
+    spec.image.initrd,
+    '-append',
+    [quietKernel, ...(spec.rr ? [replayKernel] : []), ...spec.kernelArgs].join(' '),
+    '-device',
+    'virtio-balloon-pci,id=balloon0',
     '-S',
   ];
   if (spec.rr) {
     // Block I/O must go through blkreplay so that completions happen at recorded points.
     args.push(
-      '-icount', `${replayClock},rr=${spec.rr.mode},rrfile=${spec.rr.file}${spec.rr.startSnapshot ? `,rrsnapshot=${spec.rr.startSnapshot}` : ''}`,
-      '-drive', `file=${spec.overlay},if=none,id=disk-direct,node-name=ov`,
-      '-drive', 'driver=blkreplay,if=none,image=disk-direct,id=disk0',
+      '-icount',
+      `${replayClock},rr=${spec.rr.mode},rrfile=${spec.rr.file}${spec.rr.startSnapshot ? `,rrsnapshot=${spec.rr.startSnapshot}` : ''}`,
+      '-drive',
+      `file=${spec.overlay},if=none,id=disk-direct,node-name=ov`,
+      '-drive',
+      'driver=blkreplay,if=none,image=disk-direct,id=disk0',
     );
   } else {
     args.push('-drive', `file=${spec.overlay},if=none,id=disk0,node-name=ov`);

@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import type { RestoreTarget } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import type { RuntimeDir } from './process.js';
-import { LockstepTimeline, type GenerationStart } from './timeline.js';
+import { type GenerationStart, LockstepTimeline } from './timeline.js';
 
 /** A QEMU internal snapshot the driver took (manager checkpoints carry only page digests). */
 export interface CheckpointEntry {
@@ -35,11 +35,13 @@ export class CheckpointRegistry {
   /** The snapshot a restore target names: by tag when the manager kept it, else by epoch + RAM. */
   find(target: RestoreTarget): CheckpointEntry {
     const tag = target.driverState.tag;
-    const found = [...this.entries].reverse().find((entry) =>
-      tag !== undefined
-        ? entry.tag === tag
-        : entry.epoch === target.epoch && Buffer.compare(entry.pageHashes, target.digest.pageHashes) === 0,
-    );
+    const found = [...this.entries]
+      .reverse()
+      .find((entry) =>
+        tag !== undefined
+          ? entry.tag === tag
+          : entry.epoch === target.epoch && Buffer.compare(entry.pageHashes, target.digest.pageHashes) === 0,
+      );
     if (found === undefined) throw new QemuRequestError(`no QEMU snapshot matches the checkpoint of epoch ${target.epoch}`);
     return found;
   }

@@ -1,15 +1,16 @@
 // The start-up sweep kills processes recorded by a dead manager and removes its directory, and
 // never touches the directories of live managers.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { RuntimeDir, sweepStale } from './process.js';
 import { qemuMissing } from './testing.js';
 
-test('sweepStale kills a dead manager\'s processes and removes its files', async () => {
+test("sweepStale kills a dead manager's processes and removes its files", async () => {
   const root = mkdtempSync(join(tmpdir(), 'shadowvm-sweep-'));
   try {
     const mine = RuntimeDir.create(root);
@@ -35,14 +36,24 @@ test('sweepStale kills a dead manager\'s processes and removes its files', async
 
 test('a manager ended by SIGTERM takes its QEMUs and its runtime directory with it', { skip: qemuMissing() }, async () => {
   const processModule = new URL('./process.js', import.meta.url).href;
-  const manager = spawn(process.execPath, ['--input-type=module', '-e', `
+  const manager = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { QemuProcess, RuntimeDir } = await import(${JSON.stringify(processModule)});
     const dir = RuntimeDir.create();
     const qemu = QemuProcess.start(dir, 'idle', ['-S', '-nodefaults', '-display', 'none', '-machine', 'none']);
     console.log(JSON.stringify({ pid: qemu.pid, dir: dir.path }));
     setInterval(() => {}, 1000);
-  `], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const { pid: qemuPid, dir } = await new Promise<{ pid: number; dir: string }>((resolve) => manager.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { pid: number; dir: string })));
+  `,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const { pid: qemuPid, dir } = await new Promise<{ pid: number; dir: string }>((resolve) =>
+    manager.stdout.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as { pid: number; dir: string })),
+  );
   const ended = new Promise<NodeJS.Signals | null>((resolve) => manager.on('exit', (_code, signal) => resolve(signal)));
   manager.kill('SIGTERM');
   assert.equal(await ended, 'SIGTERM', 'the signal still ends the manager');

@@ -1,9 +1,9 @@
 // QEMU processes that never outlive their manager: each runs in its own process group, its pid is
 // recorded in a private runtime directory, and every manager starts by sweeping the directories of
 // managers that died without cleaning up (killing their QEMUs, removing their /dev/shm files).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QemuProcessError } from './errors.js';
 

@@ -9,7 +9,10 @@ const dimensionsSchema = z.object({
   engine: z.literal('qemu').default('qemu'),
   accel: z.enum(['tcg', 'kvm']).default('tcg'),
   machine: z.enum(['q35', 'pc']).default('q35'),
-  cpu: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('qemu64'),
+  cpu: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default('qemu64'),
   threading: z.enum(['single', 'multi']).default('single'),
 });
 

@@ -1,12 +1,13 @@
 // The QMP client against a scripted unix-socket server speaking the QMP wire format.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { QmpClient } from './qmp.js';
+import { test } from 'node:test';
 import { QmpClosedError, QmpCommandError, QmpTimeoutError } from './errors.js';
+import { QmpClient } from './qmp.js';
 
 test('greeting, commands with ids, errors, events, timeouts and close', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-qmp-'));
@@ -36,7 +37,10 @@ test('greeting, commands with ids, errors, events, timeouts and close', async ()
     const qmp = await QmpClient.connect(path);
     assert.equal(qmp.qemuVersion, '7.2.22');
     assert.deepEqual(await qmp.execute('query-status'), { status: 'paused', running: false });
-    await assert.rejects(qmp.execute('bogus'), (error: unknown) => error instanceof QmpCommandError && error.errorClass === 'CommandNotFound');
+    await assert.rejects(
+      qmp.execute('bogus'),
+      (error: unknown) => error instanceof QmpCommandError && error.errorClass === 'CommandNotFound',
+    );
     const resumed = qmp.waitEvent('RESUME', 5000);
     await qmp.execute('cont');
     assert.equal((await resumed).event, 'RESUME');

@@ -1,6 +1,7 @@
 // Guest RAM as the host reads it: memory in use is the pages holding anything but zeros.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { digestPages, pageSize, pagesInUse, zeroPageDigest } from './ram.js';
 
 test('pages in use are the pages that are not all zeros, wherever a byte is set', async () => {

@@ -1,6 +1,6 @@
 // Guest RAM as the host sees it: the memory-backend-file on tmpfs. Read, digested page by page and
 // bit-flipped while the VM is paused, without going through QEMU.
-import { closeSync, openSync, readSync, writeSync, fstatSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import xxhash from 'xxhash-wasm';
 import { QemuRequestError } from './errors.js';
 

@@ -1,9 +1,10 @@
 // Lockstep rollback on real TCG guests: a restored primary replays its recording from a checkpoint
 // to the barrier (agreeing with the shadow page for page), then records anew, and the shadow
 // follows it into the new recording.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { test } from 'node:test';
 import type { EpochReport, RestoreTarget } from '../types.js';
 import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
@@ -13,7 +14,10 @@ import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 import { qemuMissing } from './testing.js';
 
-test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', { timeout: 300_000, skip: qemuMissing() }, async () => {
+test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', {
+  timeout: 300_000,
+  skip: qemuMissing(),
+}, async () => {
   const image = await ensureGuest();
   const driver = new QemuDriver({ mode: 'lockstep', epochMs: 300 });
   try {

@@ -1,12 +1,13 @@
 // The log reader on hand-made QEMU 7.2 record/replay logs: a stop is clean unless an interrupt,
 // exception or async event was logged at the stop count; a half-written event waits for its rest.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { QemuProcessError } from './errors.js';
-import { replayHeaderSize, ReplayLogReader } from './rr-log.js';
+import { ReplayLogReader, replayHeaderSize } from './rr-log.js';
 
 const instructions = (count: number) => {
   const bytes = Buffer.alloc(5);

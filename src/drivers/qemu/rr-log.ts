@@ -77,8 +77,15 @@ function readEvent(cursor: Cursor, event: number): number {
     cursor.skip(4);
     cursor.array();
   } else if (within(eventAsyncFirst, eventAsyncLast)) readAsyncPayload(cursor, event - eventAsyncFirst);
-  else if (!(event === eventInterrupt || event === eventException || event === eventEnd ||
-    within(eventShutdownFirst, eventShutdownLast) || within(eventCheckpointFirst, eventCheckpointLast))) {
+  else if (
+    !(
+      event === eventInterrupt ||
+      event === eventException ||
+      event === eventEnd ||
+      within(eventShutdownFirst, eventShutdownLast) ||
+      within(eventCheckpointFirst, eventCheckpointLast)
+    )
+  ) {
     throw new UnknownEvent(`event ${event}`);
   }
   return 0;

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 
 /** A skip reason naming the missing tool and the packages to install, or false when all are there. */
 export function qemuMissing(): string | false {
-  const missing = ['qemu-system-x86_64', 'qemu-img', 'busybox'].find((tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error !== undefined);
+  const missing = ['qemu-system-x86_64', 'qemu-img', 'busybox'].find(
+    (tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error !== undefined,
+  );
   return missing ? `${missing} is not installed (apt-get install qemu-system-x86 qemu-utils busybox-static)` : false;
 }
 
@@ -21,7 +23,10 @@ export function expectedRound(n: number, size: number): string {
 
 /** The workload rounds a guest printed on its (CRLF) serial console, in order ("round N sum …"). */
 export function printedRounds(stdout: string): string[] {
-  return stdout.split(/\r?\n/).filter((line) => line.startsWith('shadowvm: round')).map((line) => line.slice('shadowvm: '.length));
+  return stdout
+    .split(/\r?\n/)
+    .filter((line) => line.startsWith('shadowvm: round'))
+    .map((line) => line.slice('shadowvm: '.length));
 }
 
 /** The guest-visible contents of a qcow2 disk (or of one of its snapshots), even one a QEMU has open. */
@@ -29,7 +34,17 @@ export function diskContents(disk: string, snapshot?: string): Buffer {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-disk-'));
   try {
     const raw = join(dir, 'disk.raw');
-    execFileSync('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', ...(snapshot ? ['-l', `snapshot.name=${snapshot}`] : []), disk, raw]);
+    execFileSync('qemu-img', [
+      'convert',
+      '-U',
+      '-f',
+      'qcow2',
+      '-O',
+      'raw',
+      ...(snapshot ? ['-l', `snapshot.name=${snapshot}`] : []),
+      disk,
+      raw,
+    ]);
     return readFileSync(raw);
   } finally {
     rmSync(dir, { recursive: true, force: true });

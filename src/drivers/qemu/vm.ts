@@ -5,20 +5,30 @@
 // own for a wall-clock slice per epoch; a shadow starts as a clone of the primary at the primary's
 // epoch barrier (clone.ts) and sees the primary's network input through the mirror hub (net/).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createHash, type Hash } from 'node:crypto';
-import type {
-  DiversityProfile, EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, Role, SnapshotDelta,
-  StateDigest, Vm, VmEnd, VmRequest,
-} from '../types.js';
-import { cloneVm, type CloneEnd, type CloneTimings } from './clone.js';
+import { copyFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { SnapshotDeferredError } from '../snapshot-deferred.js';
+import type {
+  DiversityProfile,
+  EpochReport,
+  Fault,
+  InputRecord,
+  OutputChunk,
+  ResourceLimits,
+  Role,
+  SnapshotDelta,
+  StateDigest,
+  Vm,
+  VmEnd,
+  VmRequest,
+} from '../types.js';
+import { type CloneEnd, type CloneTimings, cloneVm } from './clone.js';
 import { QemuProcessError, QemuRequestError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
-import { qemuArgs, type LaunchSpec, type NicSpec, type RecordReplay } from './launch.js';
+import { type LaunchSpec, type NicSpec, qemuArgs, type RecordReplay } from './launch.js';
 import type { CheckpointRegistry, Generations } from './lockstep.js';
-import { parseProfile } from './profile.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
+import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
 import { digestPages, pageSize, pagesInUse, RamFile, zeroPageDigest } from './ram.js';
 import { ReplayLogReader } from './rr-log.js';
@@ -221,9 +231,11 @@ export class QemuVm implements Vm {
   }
 
   resume(): void {
-    this.running = this.running.then(() => this.runEpoch()).catch((error: unknown) => {
-      void this.fail({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
-    });
+    this.running = this.running
+      .then(() => this.runEpoch())
+      .catch((error: unknown) => {
+        void this.fail({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+      });
   }
 
   async readPages(pages: readonly number[]): Promise<Uint8Array[]> {
@@ -244,7 +256,8 @@ export class QemuVm implements Vm {
           if (!(error instanceof SnapshotDeferredError)) throw error;
         }
       }
-      if (replayers.length > 0) throw new SnapshotDeferredError(`no replayer of ${this.id} can save a snapshot at epoch ${this.epoch} (events queued)`);
+      if (replayers.length > 0)
+        throw new SnapshotDeferredError(`no replayer of ${this.id} can save a snapshot at epoch ${this.epoch} (events queued)`);
     }
     await this.reactivateDisks();
     const tag = `e${this.epoch}-${Date.now().toString(36)}`;
@@ -264,7 +277,9 @@ export class QemuVm implements Vm {
     });
     const changed = new Map<number, Uint8Array>();
     for (let page = 0; page < hashes.length / 16; page++) {
-      const same = basePageHashes !== undefined && basePageHashes.length === hashes.length &&
+      const same =
+        basePageHashes !== undefined &&
+        basePageHashes.length === hashes.length &&
         Buffer.compare(hashes.subarray(page * 16, page * 16 + 16), basePageHashes.subarray(page * 16, page * 16 + 16)) === 0;
       if (!same) changed.set(page, Uint8Array.from(memory.subarray(page * pageSize, (page + 1) * pageSize)));
     }
@@ -280,8 +295,15 @@ export class QemuVm implements Vm {
 
   /** A replayer of `recorder`'s recording, paused at the same epoch and running QEMU. */
   private replaysBeside(recorder: QemuVm): boolean {
-    return this !== recorder && !this.gone && this.qemu !== undefined && this.launched?.rr?.mode === 'replay' &&
-      this.timeline === recorder.timeline && this.epoch === recorder.epoch && this.icount === recorder.icount;
+    return (
+      this !== recorder &&
+      !this.gone &&
+      this.qemu !== undefined &&
+      this.launched?.rr?.mode === 'replay' &&
+      this.timeline === recorder.timeline &&
+      this.epoch === recorder.epoch &&
+      this.icount === recorder.icount
+    );
   }
 
   /** Lockstep inputs travel in the rr log itself; free-running inputs are mirrored packets. */
@@ -419,19 +441,21 @@ export class QemuVm implements Vm {
    */
   private async cloneInto(target: QemuVm): Promise<CloneTimings> {
     const socket = `${target.ram.path}.migrate`;
-    const clone = this.cloning.catch(() => undefined).then(async () => {
-      const fresh = this.freshClone;
-      const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.gone ? fresh : this;
-      const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket);
-      // The target's mirrored input starts once it holds its device state. Started at the clone
-      // point instead, the packets of a running source's RAM stream (about 1 s) reached a QEMU
-      // still waiting for its migration and were lost, the corrupted first request of
-      // free-run.test with them, 3 runs in 8. Connections opened while the RAM streams are not
-      // expected of the clone (net/hub.ts pairs only those it saw open).
-      target.config.network?.activate();
-      this.freshClone = target;
-      return timings;
-    });
+    const clone = this.cloning
+      .catch(() => undefined)
+      .then(async () => {
+        const fresh = this.freshClone;
+        const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.gone ? fresh : this;
+        const timings = await cloneVm(source.cloneEnd(), target.cloneEnd(), socket);
+        // The target's mirrored input starts once it holds its device state. Started at the clone
+        // point instead, the packets of a running source's RAM stream (about 1 s) reached a QEMU
+        // still waiting for its migration and were lost, the corrupted first request of
+        // free-run.test with them, 3 runs in 8. Connections opened while the RAM streams are not
+        // expected of the clone (net/hub.ts pairs only those it saw open).
+        target.config.network?.activate();
+        this.freshClone = target;
+        return timings;
+      });
     this.cloning = clone;
     try {
       return await clone;
@@ -476,8 +500,7 @@ export class QemuVm implements Vm {
     await qmp.execute('cont');
     const start = performance.now();
     const booting = this.config.mode === 'free' && this.epoch === 1;
-    const running = () =>
-      performance.now() < start + ms || (booting && performance.now() < start + bootMs && !this.serialShows(readyLine));
+    const running = () => performance.now() < start + ms || (booting && performance.now() < start + bootMs && !this.serialShows(readyLine));
     while (running() && !this.guestEnded) await sleep(Math.min(20, ms));
     // A clone taken of this VM mid-slice stops and resumes it: let it finish before the barrier.
     await this.cloning.catch(() => undefined);
@@ -612,7 +635,7 @@ export class QemuVm implements Vm {
     const stopped = qmp.waitEvent('STOP', 24 * 3600_000).then(() => (stoppedMeanwhile = true));
     stopped.catch(() => undefined);
     await qmp.execute('cont');
-    for (let seen = this.icount; ;) {
+    for (let seen = this.icount; ; ) {
       await Promise.race([stopped, sleep(replayStallMs)]);
       const now = await this.readIcount();
       if (stoppedMeanwhile) {
@@ -637,7 +660,8 @@ export class QemuVm implements Vm {
     const checkpoint = this.config.checkpoints.latestIn(timeline.index, (epoch) => epoch < this.epoch && this.serialAtEpoch.has(epoch));
     const point = checkpoint ?? start.from;
     const pointEpoch = checkpoint?.epoch ?? start.epoch;
-    if (point !== undefined && !existsSync(point.disk)) throw new QemuProcessError(`replayer ${this.id} stalled and its snapshot of epoch ${pointEpoch} is gone`);
+    if (point !== undefined && !existsSync(point.disk))
+      throw new QemuProcessError(`replayer ${this.id} stalled and its snapshot of epoch ${pointEpoch} is gone`);
     const replayedAgain = this.serialOffset - (this.serialAtEpoch.get(pointEpoch) ?? 0);
     this.replayRestarts += 1;
     await this.stopQemu();
@@ -653,7 +677,10 @@ export class QemuVm implements Vm {
     const where = await Promise.all([
       qmp.execute<ReplayInfo>('query-replay').then((info) => `at instruction ${info.icount}`),
       qmp.execute<{ status: string }>('query-status').then((status) => `status ${status.status}`),
-    ]).then((parts) => parts.join(', '), () => 'not answering');
+    ]).then(
+      (parts) => parts.join(', '),
+      () => 'not answering',
+    );
     const reason = cause instanceof Error ? cause.message : String(cause);
     return new QemuProcessError(`replayer ${this.id} did not stop at instruction ${icount} (${where}): ${reason}`);
   }
@@ -703,7 +730,13 @@ export class QemuVm implements Vm {
         digestMs,
         memoryPages: pagesInUse(digest.pageHashes, await zeroPageDigest()),
         syscalls: 0,
-        extra: { icount: this.icount, cpus: this.cpus, recording: this.timeline?.index ?? -1, settleRuns: this.settleRuns, replayRestarts: this.replayRestarts },
+        extra: {
+          icount: this.icount,
+          cpus: this.cpus,
+          recording: this.timeline?.index ?? -1,
+          settleRuns: this.settleRuns,
+          replayRestarts: this.replayRestarts,
+        },
       },
       outputs,
       ...(end ? { end } : {}),
@@ -783,7 +816,11 @@ export class QemuVm implements Vm {
   private onProcessExit(stderr: string): void {
     if (this.gone) return;
     // QEMU often says why on the lines before its last one (e.g. which device state failed to load).
-    const reason = stderr.split('\n').filter((line) => line.trim() !== '').slice(-3).join(' | ');
+    const reason = stderr
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(-3)
+      .join(' | ');
     void this.fail({ kind: 'error', message: `QEMU exited unexpectedly: ${reason}` });
   }
 

@@ -2,9 +2,9 @@
 // process started with other V8 flags (a different wasm tier is a different "engine" for
 // diversity). Both look the same to WasmVm: send a message, hear messages, kill.
 
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { HostToReplica, ReplicaInit, ReplicaToHost } from './protocol.js';
 
 export interface ReplicaHost {
@@ -84,12 +84,7 @@ export class ProcessReplicaHost implements ReplicaHost {
   private readonly child: ChildProcess;
   private readonly exited: Promise<void>;
 
-  constructor(
-    init: Omit<ReplicaInit, 'signal'>,
-    v8Flags: readonly string[],
-    onMessage: ReplicaListener,
-    onExit: HostExitListener,
-  ) {
+  constructor(init: Omit<ReplicaInit, 'signal'>, v8Flags: readonly string[], onMessage: ReplicaListener, onExit: HostExitListener) {
     this.child = fork(processFile, [], {
       execArgv: [...v8Flags],
       serialization: 'advanced',

@@ -1,7 +1,7 @@
 // Entry of a replica's child process (started with other V8 flags for engine diversity): hosts
 // the replica worker and relays messages between it and the manager over IPC.
 
-import { startReplicaWorker, type ProcessMessage } from './replica-host.js';
+import { type ProcessMessage, startReplicaWorker } from './replica-host.js';
 
 let send: ((message: Extract<ProcessMessage, { t: 'to-replica' }>['message']) => void) | undefined;
 

@@ -5,12 +5,12 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
-import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import type { EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, SnapshotDelta, VmEnd } from '../types.js';
+import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
 import { diffPageHashes } from '../../difflog/page-diff.js';
-import { PAGE_SIZE, createPageHasher, type PageHasher } from './hash/page-hasher.js';
+import type { EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, SnapshotDelta, VmEnd } from '../types.js';
+import { createPageHasher, PAGE_SIZE, type PageHasher } from './hash/page-hasher.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
-import { ProcExit, createWasi, type InputGate, type Wasi } from './wasi/index.js';
+import { createWasi, type InputGate, ProcExit, type Wasi } from './wasi/index.js';
 
 const WASM_PAGE = 65536;
 const EPOCH_BREAK = 'epoch-break';
@@ -67,7 +67,9 @@ export class Replica {
   run(): void {
     const wasi = this.createWasi();
     const module =
-      this.init.module instanceof WebAssembly.Module ? this.init.module : new WebAssembly.Module(this.init.module as Uint8Array<ArrayBuffer>);
+      this.init.module instanceof WebAssembly.Module
+        ? this.init.module
+        : new WebAssembly.Module(this.init.module as Uint8Array<ArrayBuffer>);
     let end: VmEnd;
     try {
       const instance = new WebAssembly.Instance(module, {
@@ -166,7 +168,7 @@ export class Replica {
         this.live = true;
         return undefined;
       }
-      if (this.logEnded) this.mismatch('(end of the primary\'s inputs)', expected);
+      if (this.logEnded) this.mismatch("(end of the primary's inputs)", expected);
       this.blocking(() => this.waitForMessage());
     }
   }
@@ -308,7 +310,9 @@ export class Replica {
   private snapshot(base: Uint8Array | undefined): SnapshotDelta {
     const changed = new Map<number, Uint8Array>();
     const pageCount = this.lastHashes.length / 16;
-    const pages = base ? diffPageHashes(base, this.lastHashes).filter((page) => page < pageCount) : Array.from({ length: pageCount }, (_, page) => page);
+    const pages = base
+      ? diffPageHashes(base, this.lastHashes).filter((page) => page < pageCount)
+      : Array.from({ length: pageCount }, (_, page) => page);
     copyPages(new Uint8Array(this.memory.buffer), pages, changed);
     const registers: Record<string, string> = {};
     for (const [name, global] of this.registerGlobals) registers[name] = String(global.value);

@@ -1,19 +1,9 @@
 // The host side of one wasm VM: implements the driver capabilities by messaging its replica.
 
-import type {
-  DiversityProfile,
-  Fault,
-  InputRecord,
-  ResourceLimits,
-  Role,
-  SnapshotDelta,
-  Vm,
-  VmEnd,
-  VmEvents,
-} from '../types.js';
+import type { DiversityProfile, Fault, InputRecord, ResourceLimits, Role, SnapshotDelta, Vm, VmEnd, VmEvents } from '../types.js';
 import { describeEnd } from '../vm-end.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
-import { ProcessReplicaHost, ThreadReplicaHost, type ReplicaHost } from './replica-host.js';
+import { ProcessReplicaHost, type ReplicaHost, ThreadReplicaHost } from './replica-host.js';
 
 export interface WasmVmOptions {
   readonly id: string;

@@ -14,12 +14,13 @@
 // Free-running VMs stop at every epoch barrier, so the hub holds a connection's frames until the
 // shadow's SYN-ACK is out and rewrites the acknowledgements itself; frames fed to a stopped
 // shadow wait in its NIC's own queue, which QEMU flushes in order when it runs again.
-import { createServer, type Server, type Socket } from 'node:net';
+
 import { rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { PairedOutputs } from '../../types.js';
 import { encodeFrame, FrameReader } from './frames.js';
 import { fixTcpChecksum, parseTcp, setTcpAck, tcpFlags } from './packet.js';
-import { comparablePayload, ReplyAssembler, type Reply } from './replies.js';
+import { comparablePayload, type Reply, ReplyAssembler } from './replies.js';
 
 /** Socket paths of one VM's mirrored streams (QEMU connects to them as a client). */
 export interface MirrorSockets {
@@ -92,7 +93,8 @@ export class MirrorHub {
     const outbound = await listen(sockets.outbound, (frame) => {
       const reply = replies.push(frame);
       if (reply === undefined) return;
-      for (const shadow of this.shadows.values()) if (shadow.live && shadow.fed.has(reply.connection)) shadow.awaited.push({ reply, epochs: 0 });
+      for (const shadow of this.shadows.values())
+        if (shadow.live && shadow.fed.has(reply.connection)) shadow.awaited.push({ reply, epochs: 0 });
     });
     this.primary = { id, endpoints: [inbound, outbound], replies };
   }
@@ -242,7 +244,8 @@ export class MirrorHub {
         if (segment.flags & tcpFlags.ack) {
           const shadowIsn = port.shadowIsn.get(connection);
           // The first acknowledgement after the handshake acknowledges the primary's ISN + 1.
-          if (!port.ackOffsets.has(connection) && shadowIsn !== undefined) remember(port.ackOffsets, connection, (shadowIsn - (segment.ack - 1)) >>> 0);
+          if (!port.ackOffsets.has(connection) && shadowIsn !== undefined)
+            remember(port.ackOffsets, connection, (shadowIsn - (segment.ack - 1)) >>> 0);
           const offset = port.ackOffsets.get(connection);
           if (offset !== undefined && offset !== 0) {
             setTcpAck(frame, (segment.ack + offset) >>> 0);

@@ -1,11 +1,12 @@
 // The mirror hub without QEMU: frames in QEMU's socket framing go in and out of real unix
 // sockets, the way filter-mirror and filter-redirector use them.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { encodeFrame, FrameReader } from './frames.js';
 import { MirrorHub } from './hub.js';
 import { fixTcpChecksum, parseTcp, tcpChecksumValid, tcpFlags } from './packet.js';
@@ -58,7 +59,11 @@ test('a reply is reassembled from out-of-order and retransmitted segments, compl
   assert.equal(replies.push(tcpFrame(false, isn + 1, 1, ack, 'hello')), undefined);
   assert.equal(replies.push(tcpFrame(false, isn + 1, 1, ack, 'hello')), undefined);
   const reply = replies.push(tcpFrame(false, isn + 12, 1, fin | ack));
-  assert.deepEqual(reply && { ...reply, payload: reply.payload.toString() }, { connection: '10.0.2.2:40000>80', payload: 'hello world', ending: 'fin' });
+  assert.deepEqual(reply && { ...reply, payload: reply.payload.toString() }, {
+    connection: '10.0.2.2:40000>80',
+    payload: 'hello world',
+    ending: 'fin',
+  });
 });
 
 interface FakeQemu {
@@ -86,7 +91,10 @@ test('the hub feeds mirrored input to a shadow in order, shifted to its sequence
     await hub.attachPrimary('p', sockets('p'));
     await hub.attachShadow('s', sockets('s'));
     const [pIn, pOut, sFeed, sOut] = await Promise.all([
-      qemuEnd(sockets('p').inbound), qemuEnd(sockets('p').outbound), qemuEnd(sockets('s').inbound), qemuEnd(sockets('s').outbound),
+      qemuEnd(sockets('p').inbound),
+      qemuEnd(sockets('p').outbound),
+      qemuEnd(sockets('s').inbound),
+      qemuEnd(sockets('s').outbound),
     ]);
     hub.activate('s');
     const request = 'GET /data HTTP/1.1\r\n\r\n';
@@ -98,7 +106,14 @@ test('the hub feeds mirrored input to a shadow in order, shifted to its sequence
     await settle();
     assert.equal(sFeed.received.length, 3, 'the rest follows the shadow SYN-ACK');
     // The client acknowledges the primary's ISN (5000); the shadow chose 9000.
-    assert.deepEqual(sFeed.received.map((f) => [parseTcp(f)!.flags, parseTcp(f)!.ack]), [[syn, 0], [ack, 9001], [ack | psh, 9001]]);
+    assert.deepEqual(
+      sFeed.received.map((f) => [parseTcp(f)!.flags, parseTcp(f)!.ack]),
+      [
+        [syn, 0],
+        [ack, 9001],
+        [ack | psh, 9001],
+      ],
+    );
     assert.ok(sFeed.received.every(tcpChecksumValid));
 
     const answer = (out: FakeQemu, isn: number, body: string) => {
@@ -135,14 +150,24 @@ test('the hub feeds mirrored input to a shadow in order, shifted to its sequence
     answer(pOut, 8000, 'late');
     await settle();
     const paired = Array.from({ length: 6 }, () => hub.takePaired('t'));
-    assert.deepEqual(paired, paired.map(() => ({ compared: 0, differing: 0 })), 'an unseen connection is never counted as unanswered');
+    assert.deepEqual(
+      paired,
+      paired.map(() => ({ compared: 0, differing: 0 })),
+      'an unseen connection is never counted as unanswered',
+    );
 
     // A fault injected into the newcomer's input skips that unseen connection (its answer is never
     // compared, so the fault would go unseen) and lands on the next one it was fed from the SYN.
     hub.corruptNextInput('t');
     pIn.socket.write(encodeFrame(tcpFrame(true, 223, 6001, ack | psh, request)));
     await settle();
-    assert.equal(tFeed.received.at(-1)!.subarray(parseTcp(tFeed.received.at(-1)!)!.payloadOffset).toString('latin1'), request);
+    assert.equal(
+      tFeed.received
+        .at(-1)!
+        .subarray(parseTcp(tFeed.received.at(-1)!)!.payloadOffset)
+        .toString('latin1'),
+      request,
+    );
     pIn.socket.write(encodeFrame(tcpFrame(true, 300, 0, syn)));
     await settle();
     tOut.socket.write(encodeFrame(tcpFrame(false, 4000, 301, syn | ack)));

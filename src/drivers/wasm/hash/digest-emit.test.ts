@@ -4,5 +4,9 @@ import { DIGEST_BINARIES } from './digest-binaries.js';
 import { emitDigestBinaries } from './digest-emit.js';
 
 test('the shipped digest binaries are what digest-wat.ts compiles to', () => {
-  assert.deepEqual(emitDigestBinaries(), { ...DIGEST_BINARIES }, 'regenerate: node dist/src/drivers/wasm/hash/digest-emit.js > src/drivers/wasm/hash/digest-binaries.ts');
+  assert.deepEqual(
+    emitDigestBinaries(),
+    { ...DIGEST_BINARIES },
+    'regenerate: node dist/src/drivers/wasm/hash/digest-emit.js > src/drivers/wasm/hash/digest-binaries.ts',
+  );
 });

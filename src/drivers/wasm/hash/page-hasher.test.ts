@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DIGEST_SIZE, PAGE_SIZE, PageRangeError, createPageHasher, hashBytes, type PageHasher } from './page-hasher.js';
+import { createPageHasher, DIGEST_SIZE, hashBytes, PAGE_SIZE, type PageHasher, PageRangeError } from './page-hasher.js';
 
 const WASM_PAGE = 65536;
 

@@ -10,7 +10,7 @@
 // each iteration.
 
 import binaryen from 'binaryen';
-import { childrenOf, walkPostOrder, type Expr } from './expression-tree.js';
+import { type Expr, walkPostOrder } from './expression-tree.js';
 
 /**
  * The largest charge taken at once. A bigger loop keeps counting per back-edge, so that one

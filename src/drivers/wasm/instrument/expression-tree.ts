@@ -103,8 +103,21 @@ const CHILDREN: Record<string, readonly ChildReader[]> = {
 };
 
 const LEAVES = [
-  'Nop', 'LocalGet', 'GlobalGet', 'Const', 'MemorySize', 'Unreachable', 'Pop', 'RefNull', 'RefFunc',
-  'DataDrop', 'AtomicFence', 'Rethrow', 'TableSize', 'ElemDrop', 'Pause',
+  'Nop',
+  'LocalGet',
+  'GlobalGet',
+  'Const',
+  'MemorySize',
+  'Unreachable',
+  'Pop',
+  'RefNull',
+  'RefFunc',
+  'DataDrop',
+  'AtomicFence',
+  'Rethrow',
+  'TableSize',
+  'ElemDrop',
+  'Pause',
 ];
 
 /** Every expression kind this binaryen.js build knows, id → name, for the tables and messages. */

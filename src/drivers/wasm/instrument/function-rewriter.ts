@@ -34,7 +34,7 @@
 
 import binaryen from 'binaryen';
 import { boundedLoops } from './bounded-loops.js';
-import { childrenOf, method, walkPostOrder, type ChildSlot, type Expr } from './expression-tree.js';
+import { type ChildSlot, childrenOf, type Expr, method, walkPostOrder } from './expression-tree.js';
 
 /** Internal (not exported) names of what instrument.ts adds to the module. */
 export interface BudgetNames {
@@ -90,8 +90,7 @@ const setLocalGetIndex = method<(expr: Expr, index: number) => void>('LocalGet',
 const getLocalSetIndex = method<(expr: Expr) => number>('LocalSet', 'getIndex');
 const setLocalSetIndex = method<(expr: Expr, index: number) => void>('LocalSet', 'setIndex');
 const setFunctionBody = method<(func: binaryen.FunctionRef, body: Expr) => void>('Function', 'setBody');
-const addVar = (binaryen as unknown as { _BinaryenFunctionAddVar(func: number, type: number): number })
-  ._BinaryenFunctionAddVar;
+const addVar = (binaryen as unknown as { _BinaryenFunctionAddVar(func: number, type: number): number })._BinaryenFunctionAddVar;
 
 const CALL_IDS = new Set([binaryen.CallId, binaryen.CallIndirectId, binaryen.CallRefId]);
 
@@ -143,12 +142,7 @@ export function threadedResults(results: binaryen.Type): binaryen.Type {
 }
 
 /** Rewrites `plan.func` in place; returns the number of loops that got a counter. */
-export function rewriteFunction(
-  module: binaryen.Module,
-  names: BudgetNames,
-  callees: CalleeKinds,
-  plan: FunctionPlan,
-): number {
+export function rewriteFunction(module: binaryen.Module, names: BudgetNames, callees: CalleeKinds, plan: FunctionPlan): number {
   return new FunctionRewriter(module, names, callees, plan).run();
 }
 
@@ -170,8 +164,7 @@ class FunctionRewriter {
     private readonly callees: CalleeKinds,
     private readonly plan: FunctionPlan,
   ) {
-    this.register =
-      plan.home === 'param' ? plan.budgetParam! : plan.home === 'local' ? addVar(plan.func, binaryen.i32) : -1;
+    this.register = plan.home === 'param' ? plan.budgetParam! : plan.home === 'local' ? addVar(plan.func, binaryen.i32) : -1;
     this.bounded = boundedLoops(binaryen.getFunctionInfo(plan.func).body);
   }
 
@@ -241,9 +234,7 @@ class FunctionRewriter {
   }
 
   private writeBudget(value: Expr): Expr {
-    return this.plan.home === 'global'
-      ? this.module.global.set(this.names.budget, value)
-      : this.module.local.set(this.register, value);
+    return this.plan.home === 'global' ? this.module.global.set(this.names.budget, value) : this.module.local.set(this.register, value);
   }
 
   /** Statements that count `events`, and a test that is true when the budget is used up. */
@@ -296,7 +287,7 @@ class FunctionRewriter {
       }
       return route;
     };
-    getSwitchNames(table).forEach((target, index) => setSwitchNameAt(table, index, routeFor(target)));
+    for (const [index, target] of getSwitchNames(table).entries()) setSwitchNameAt(table, index, routeFor(target));
     setSwitchDefault(table, routeFor(getSwitchDefault(table)));
     let routed = table;
     for (const [loop, route] of routes) {
@@ -459,10 +450,7 @@ class FunctionRewriter {
       setFunctionBody(func, this.block([...entry, body, this.writeBack()]));
     } else {
       const result = this.scratchLocal(bodyType);
-      setFunctionBody(
-        func,
-        this.block([...entry, m.local.set(result, body), this.writeBack(), m.local.get(result, bodyType)]),
-      );
+      setFunctionBody(func, this.block([...entry, m.local.set(result, body), this.writeBack(), m.local.get(result, bodyType)]));
     }
   }
 

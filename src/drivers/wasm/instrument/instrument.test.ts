@@ -4,20 +4,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import binaryen from 'binaryen';
 import { BUDGET_EXPORT, GROW_IMPORT, IMPORT_MODULE } from './abi.js';
-import {
-  InvalidWasmError,
-  Memory64Error,
-  NoMemoryError,
-  NoStartError,
-  NotWasmError,
-  UnsupportedWasmError,
-} from './errors.js';
-import { instrumentModule, type InstrumentedModule } from './instrument.js';
-import { clangAvailable, compileC, runGuest, type GuestRun } from './testing.js';
+import { InvalidWasmError, Memory64Error, NoMemoryError, NoStartError, NotWasmError, UnsupportedWasmError } from './errors.js';
+import { type InstrumentedModule, instrumentModule } from './instrument.js';
+import { clangAvailable, compileC, type GuestRun, runGuest } from './testing.js';
 
 const GUEST = String.raw`
 #include <stdio.h>
@@ -138,7 +130,12 @@ describe('instrumentModule on clang-built guests', { skip: haveClang ? false : N
   after(() => rm(scratch, { recursive: true, force: true }));
 
   test('the instrumented guest prints what the original prints', () => {
-    for (const args of [['loops', '200000'], ['recurse', '22'], ['indirect', '20'], ['mixed', '20000']]) {
+    for (const args of [
+      ['loops', '200000'],
+      ['recurse', '22'],
+      ['indirect', '20'],
+      ['mixed', '20000'],
+    ]) {
       const expected = runGuest(bare, { args });
       assert.match(expected.stdout, /^\w+ \d+/);
       assert.equal(runGuest(counted, { args, epochBudget: 1000 }).stdout, expected.stdout);
@@ -153,7 +150,12 @@ describe('instrumentModule on clang-built guests', { skip: haveClang ? false : N
   });
 
   test('the epoch count is the same on every run and every budget adds up to the same events', () => {
-    for (const args of [['loops', '100000'], ['recurse', '20'], ['indirect', '18'], ['mixed', '5000']]) {
+    for (const args of [
+      ['loops', '100000'],
+      ['recurse', '20'],
+      ['indirect', '18'],
+      ['mixed', '5000'],
+    ]) {
       const whole = runGuest(counted, { args, epochBudget: BIG_BUDGET });
       assert.equal(whole.epochs, 0);
       const events = BIG_BUDGET - budgetLeft(whole);
@@ -277,7 +279,8 @@ describe('instrumentModule on hand-made modules', () => {
     test(`${what} is refused with ${type.name}`, () => {
       assert.throws(
         () => instrumentModule(bytes),
-        (error: unknown) => error instanceof type && (error as { code?: string }).code === code && !/\n/.test(String((error as Error).message)),
+        (error: unknown) =>
+          error instanceof type && (error as { code?: string }).code === code && !/\n/.test(String((error as Error).message)),
       );
     });
   }

@@ -12,34 +12,13 @@
 // same module reach each epoch at the same point. See function-rewriter.ts for how counting is
 // kept cheap.
 
-import { sha256Hex } from './module-hash.js';
 import binaryen from 'binaryen';
-import {
-  BUDGET_EXPORT,
-  BUDGET_INITIAL,
-  EPOCH_IMPORT,
-  GROW_IMPORT,
-  IMPORT_MODULE,
-  globalExportName,
-} from './abi.js';
+import { BUDGET_EXPORT, BUDGET_INITIAL, EPOCH_IMPORT, GROW_IMPORT, globalExportName, IMPORT_MODULE } from './abi.js';
 import { budgetNeutralFunctions, recursiveFunctions, stronglyConnected } from './call-graph.js';
-import {
-  InvalidWasmError,
-  Memory64Error,
-  NoMemoryError,
-  NoStartError,
-  NotWasmError,
-  UnsupportedWasmError,
-} from './errors.js';
+import { InvalidWasmError, Memory64Error, NoMemoryError, NoStartError, NotWasmError, UnsupportedWasmError } from './errors.js';
 import { walkPostOrder } from './expression-tree.js';
-import {
-  addSyncHelper,
-  rewriteFunction,
-  signatureKey,
-  threadedResults,
-  type BudgetNames,
-  type FunctionPlan,
-} from './function-rewriter.js';
+import { addSyncHelper, type BudgetNames, type FunctionPlan, rewriteFunction, signatureKey, threadedResults } from './function-rewriter.js';
+import { sha256Hex } from './module-hash.js';
 import { hasWasmMagic, scanMemories } from './wasm-header.js';
 
 export interface InstrumentedModule {

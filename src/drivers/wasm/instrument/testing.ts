@@ -89,7 +89,11 @@ export function runGuest(module: WebAssembly.Module, options: GuestRunOptions = 
     },
     args_sizes_get(countOut, sizeOut) {
       view().setUint32(countOut, args.length, true);
-      view().setUint32(sizeOut, args.reduce((n, a) => n + a.length, 0), true);
+      view().setUint32(
+        sizeOut,
+        args.reduce((n, a) => n + a.length, 0),
+        true,
+      );
       return 0;
     },
     args_get(argv, buffer) {

@@ -4,7 +4,7 @@ import { Errno, FdFlags, Filetype, Layout, MAX_ADVICE, Rights, Whence } from './
 import type { Syscall, WasiContext } from './context.js';
 import type { Descriptor, FileDescriptor } from './descriptors.js';
 import { SyscallError } from './errors.js';
-import { bodyOf, encodeFilestat, liveRead, type DirEntry, type Filestat } from './payload.js';
+import { bodyOf, type DirEntry, encodeFilestat, type Filestat, liveRead } from './payload.js';
 import { newTimes } from './times.js';
 
 /** One read asks for at most this much: bounds payloads and host buffers (short reads are legal). */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ProcExit } from './errors.js';
 import { RecordingGate } from './gate.js';
-import { OutputLog, clangMissing, compileC, runGuest, watchedStdin } from './guest-fixture.js';
+import { clangMissing, compileC, OutputLog, runGuest, watchedStdin } from './guest-fixture.js';
 import { createWasi } from './wasi.js';
 
 const ESCAPES = String.raw`
@@ -100,7 +100,7 @@ int main(void) {
 }
 `;
 
-const EXIT_3 = String.raw`
+const EXIT_3 = `
 #include <stdlib.h>
 int main(void) { exit(3); }
 `;
@@ -208,6 +208,9 @@ describe('preopened directories seen by a C guest', { skip }, () => {
     const wasi = createWasi({ args: ['exit'], env: {}, stdin: watchedStdin(), gate: new RecordingGate(() => {}), output: () => {} });
     const instance = new WebAssembly.Instance(compileC('exit3', EXIT_3), { wasi_snapshot_preview1: wasi.imports });
     wasi.bind(instance.exports.memory as WebAssembly.Memory);
-    assert.throws(() => (instance.exports._start as () => void)(), (error: unknown) => error instanceof ProcExit && error.code === 3);
+    assert.throws(
+      () => (instance.exports._start as () => void)(),
+      (error: unknown) => error instanceof ProcExit && error.code === 3,
+    );
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReplayDivergenceError } from './errors.js';
-import { ChainedGate, END_OF_LOG, RecordingGate, ReplayGate, type GateRecord } from './gate.js';
+import { ChainedGate, END_OF_LOG, type GateRecord, RecordingGate, ReplayGate } from './gate.js';
 
 const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
 const never = (): Uint8Array => assert.fail('a replaying gate went to the outside world');
@@ -9,7 +9,10 @@ const never = (): Uint8Array => assert.fail('a replaying gate went to the outsid
 test('RecordingGate performs the request and records exactly what it returns', () => {
   const records: GateRecord[] = [];
   const gate = new RecordingGate((kind, payload) => records.push({ kind, payload }));
-  assert.deepEqual(gate.take('random_get len=2', () => bytes(7, 9)), bytes(7, 9));
+  assert.deepEqual(
+    gate.take('random_get len=2', () => bytes(7, 9)),
+    bytes(7, 9),
+  );
   assert.deepEqual(records, [{ kind: 'random_get len=2', payload: bytes(7, 9) }]);
 });
 
@@ -19,7 +22,10 @@ test('ReplayGate returns the recorded payloads in order without performing anyth
     { kind: 'b', payload: bytes(2) },
   ];
   let next = 0;
-  const gate = new ReplayGate(() => log[next++], () => assert.fail('no mismatch expected'));
+  const gate = new ReplayGate(
+    () => log[next++],
+    () => assert.fail('no mismatch expected'),
+  );
   assert.deepEqual(gate.take('a', never), bytes(1));
   assert.deepEqual(gate.take('b', never), bytes(2));
 });
@@ -31,7 +37,10 @@ test('ReplayGate reports a different request once, then refuses everything witho
   ];
   let next = 0;
   const mismatches: [string, string][] = [];
-  const gate = new ReplayGate(() => log[next++], (expected, got) => mismatches.push([expected, got]));
+  const gate = new ReplayGate(
+    () => log[next++],
+    (expected, got) => mismatches.push([expected, got]),
+  );
   assert.throws(() => gate.take('random_get len=4', never), ReplayDivergenceError);
   assert.throws(() => gate.take('random_get len=4', never), ReplayDivergenceError);
   assert.deepEqual(mismatches, [['clock_time_get id=0', 'random_get len=4']]);
@@ -40,8 +49,14 @@ test('ReplayGate reports a different request once, then refuses everything witho
 
 test('ReplayGate treats the end of the log as a divergence', () => {
   const mismatches: [string, string][] = [];
-  const gate = new ReplayGate(() => undefined, (expected, got) => mismatches.push([expected, got]));
-  assert.throws(() => gate.take('fd_read fd=0 len=10', never), (error: unknown) => error instanceof ReplayDivergenceError && error.got === 'fd_read fd=0 len=10');
+  const gate = new ReplayGate(
+    () => undefined,
+    (expected, got) => mismatches.push([expected, got]),
+  );
+  assert.throws(
+    () => gate.take('fd_read fd=0 len=10', never),
+    (error: unknown) => error instanceof ReplayDivergenceError && error.got === 'fd_read fd=0 len=10',
+  );
   assert.deepEqual(mismatches, [[END_OF_LOG, 'fd_read fd=0 len=10']]);
 });
 
@@ -60,8 +75,14 @@ test('ChainedGate replays until the log ends, then goes live for good and record
   );
   assert.deepEqual(gate.take('a', never), bytes(1));
   assert.equal(gate.isLive, false);
-  assert.deepEqual(gate.take('b', () => bytes(2)), bytes(2));
-  assert.deepEqual(gate.take('c', () => bytes(3)), bytes(3));
+  assert.deepEqual(
+    gate.take('b', () => bytes(2)),
+    bytes(2),
+  );
+  assert.deepEqual(
+    gate.take('c', () => bytes(3)),
+    bytes(3),
+  );
   assert.equal(gate.isLive, true);
   assert.equal(asked, 2, 'once live, the log is not asked again');
   assert.deepEqual(recorded, [

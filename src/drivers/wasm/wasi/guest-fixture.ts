@@ -2,7 +2,7 @@
 // this layer. Used by the tests beside it; clang missing means those tests skip.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcExit } from './errors.js';

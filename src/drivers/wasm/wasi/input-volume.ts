@@ -3,23 +3,23 @@
 // the input gate; replicas replaying the primary never touch the host. The guest can only reach
 // paths whose real location (symlinks resolved) lies inside the directory.
 
-import { closeSync, fstatSync, lstatSync, openSync, readSync, readdirSync, realpathSync, statSync, type BigIntStats } from 'node:fs';
+import { type BigIntStats, closeSync, fstatSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, join, sep } from 'node:path';
 import { Errno, Filetype } from './abi.js';
 import { SyscallError } from './errors.js';
 import type { InputGate } from './gate.js';
+import { guestPathOf, type VolumePath } from './paths.js';
 import {
   bodyOf,
+  type DirEntry,
   decodeFilestat,
   decodeListing,
   encodeFilestat,
   encodeListing,
+  type Filestat,
   liveRead,
   liveStatus,
-  type DirEntry,
-  type Filestat,
 } from './payload.js';
-import { guestPathOf, type VolumePath } from './paths.js';
 import type { FileHandle, Opened, OpenRequest, Volume } from './volume.js';
 
 const fail = (errno: number): SyscallError => new SyscallError(errno);
@@ -71,7 +71,11 @@ export class InputVolume implements Volume {
   stat(path: VolumePath, follow: boolean): Filestat {
     const kind = `path_filestat_get path=${guestPathOf(this.guestRoot, path.segments)} follow=${follow ? 1 : 0}`;
     const stat = decodeFilestat(
-      bodyOf(this.gate.take(kind, () => liveStatus(() => encodeFilestat(filestatOf(lstatSync(this.hostPathOf(path.segments, follow), { bigint: true })))))),
+      bodyOf(
+        this.gate.take(kind, () =>
+          liveStatus(() => encodeFilestat(filestatOf(lstatSync(this.hostPathOf(path.segments, follow), { bigint: true })))),
+        ),
+      ),
     );
     if (path.mustBeDir && stat.filetype !== Filetype.DIRECTORY) throw fail(Errno.NOTDIR);
     return stat;
@@ -129,10 +133,10 @@ export class InputVolume implements Volume {
    * `follow`, a symlink as the last name is the link itself (its parent must still be inside).
    */
   private hostPathOf(segments: readonly string[], follow: boolean): string {
-    const root = (this.realRoot ??= realpathSync(this.hostRoot));
+    this.realRoot ??= realpathSync(this.hostRoot);
+    const root = this.realRoot;
     const lexical = join(root, ...segments);
-    const real =
-      follow || segments.length === 0 ? realpathSync(lexical) : join(realpathSync(dirname(lexical)), basename(lexical));
+    const real = follow || segments.length === 0 ? realpathSync(lexical) : join(realpathSync(dirname(lexical)), basename(lexical));
     if (real !== root && !real.startsWith(root + sep)) throw fail(Errno.NOTCAPABLE);
     return real;
   }
@@ -159,7 +163,9 @@ class InputFile implements FileHandle {
 
   stat(): Filestat {
     const kind = `fd_filestat_get path=${this.guestPath}`;
-    return decodeFilestat(bodyOf(this.gate.take(kind, () => liveStatus(() => encodeFilestat(filestatOf(fstatSync(this.liveFd(), { bigint: true })))))));
+    return decodeFilestat(
+      bodyOf(this.gate.take(kind, () => liveStatus(() => encodeFilestat(filestatOf(fstatSync(this.liveFd(), { bigint: true })))))),
+    );
   }
 
   setSize(): void {
@@ -176,7 +182,8 @@ class InputFile implements FileHandle {
   }
 
   private liveFd(): number {
-    return (this.hostFd ??= this.reopen());
+    this.hostFd ??= this.reopen();
+    return this.hostFd;
   }
 }
 

@@ -4,8 +4,8 @@ import { Errno, FdFlags, LookupFlags, OFlags, Rights } from './abi.js';
 import type { Syscall, WasiContext } from './context.js';
 import type { DirDescriptor } from './descriptors.js';
 import { SyscallError } from './errors.js';
-import { encodeFilestat } from './payload.js';
 import { guestPathOf, resolvePath, type VolumePath } from './paths.js';
+import { encodeFilestat } from './payload.js';
 import { newTimes } from './times.js';
 
 const fail = (errno: number): SyscallError => new SyscallError(errno);
@@ -49,7 +49,10 @@ export function pathCalls({ memory, fds, gate }: WasiContext): Record<string, Sy
       });
       const state = { rightsBase, rightsInheriting, flags: fdflags };
       if (result.kind === 'dir') {
-        memory.setU32(opened, fds.add({ kind: 'dir', volume: dir.volume, segments: path.segments, preopen: undefined, listing: undefined, ...state }));
+        memory.setU32(
+          opened,
+          fds.add({ kind: 'dir', volume: dir.volume, segments: path.segments, preopen: undefined, listing: undefined, ...state }),
+        );
         return Errno.SUCCESS;
       }
       const guestPath = guestPathOf(dir.volume.guestRoot, path.segments);
@@ -66,7 +69,15 @@ export function pathCalls({ memory, fds, gate }: WasiContext): Record<string, Sy
       memory.write(stat, encodeFilestat(dir.volume.stat(path, (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0)));
       return Errno.SUCCESS;
     },
-    path_filestat_set_times(fd: number, lookupFlags: number, ptr: number, length: number, atim: bigint, mtim: bigint, fstflags: number): number {
+    path_filestat_set_times(
+      fd: number,
+      lookupFlags: number,
+      ptr: number,
+      length: number,
+      atim: bigint,
+      mtim: bigint,
+      fstflags: number,
+    ): number {
       const { dir, path } = locate(fd, ptr, length);
       dir.volume.setTimes(path, (lookupFlags & LookupFlags.SYMLINK_FOLLOW) !== 0, newTimes(gate, atim, mtim, fstflags));
       return Errno.SUCCESS;
@@ -91,7 +102,15 @@ export function pathCalls({ memory, fds, gate }: WasiContext): Record<string, Sy
       volume.rename(from, to);
       return Errno.SUCCESS;
     },
-    path_link(fromFd: number, _lookupFlags: number, fromPtr: number, fromLength: number, toFd: number, toPtr: number, toLength: number): number {
+    path_link(
+      fromFd: number,
+      _lookupFlags: number,
+      fromPtr: number,
+      fromLength: number,
+      toFd: number,
+      toPtr: number,
+      toLength: number,
+    ): number {
       const { volume, from, to } = locatePair(fromFd, fromPtr, fromLength, toFd, toPtr, toLength);
       volume.link(from, to);
       return Errno.SUCCESS;

@@ -21,11 +21,26 @@ test('paths resolve lexically inside the preopen', () => {
 });
 
 test('absolute paths and ".." above the preopen are not capable (76); empty is ENOENT (44)', () => {
-  assert.equal(errnoOf(() => resolvePath([], '/etc/passwd')), 76);
-  assert.equal(errnoOf(() => resolvePath([], '../x')), 76);
-  assert.equal(errnoOf(() => resolvePath(['d'], 'a/../../../x')), 76);
-  assert.equal(errnoOf(() => resolvePath([], '')), 44);
-  assert.equal(errnoOf(() => resolvePath([], 'a\0b')), 28);
+  assert.equal(
+    errnoOf(() => resolvePath([], '/etc/passwd')),
+    76,
+  );
+  assert.equal(
+    errnoOf(() => resolvePath([], '../x')),
+    76,
+  );
+  assert.equal(
+    errnoOf(() => resolvePath(['d'], 'a/../../../x')),
+    76,
+  );
+  assert.equal(
+    errnoOf(() => resolvePath([], '')),
+    44,
+  );
+  assert.equal(
+    errnoOf(() => resolvePath([], 'a\0b')),
+    28,
+  );
 });
 
 test('guest paths join the preopen name and the segments', () => {

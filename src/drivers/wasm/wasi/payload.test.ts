@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeFilestat, decodeListing, decodeStatus, decodeU64, encodeFilestat, encodeListing, encodeStatus, encodeU64, liveRead } from './payload.js';
+import {
+  decodeFilestat,
+  decodeListing,
+  decodeStatus,
+  decodeU64,
+  encodeFilestat,
+  encodeListing,
+  encodeStatus,
+  encodeU64,
+  liveRead,
+} from './payload.js';
 
 test('status payloads keep data first and the errno last', () => {
   const payload = encodeStatus(0, Uint8Array.of(65, 66));

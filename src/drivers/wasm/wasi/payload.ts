@@ -4,7 +4,7 @@
 // so that byte 0 is data whenever there is data.
 
 import { Errno, Filetype, Layout } from './abi.js';
-import { SyscallError, hostErrno } from './errors.js';
+import { hostErrno, SyscallError } from './errors.js';
 
 const STATUS_BYTES = 2;
 

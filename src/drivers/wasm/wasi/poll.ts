@@ -79,6 +79,7 @@ export function livePoll(subscriptions: readonly Subscription[], fdEvent: (index
     }
   });
   if (ready.length === 0 && waiting.length > 0) {
+    // biome-ignore lint/complexity/useMathMinMax: the values are bigints, which Math.min does not take
     const soonest = waiting.reduce((min, w) => (w.left < min ? w.left : min), waiting[0]?.left ?? 0n);
     sleep(soonest);
     for (const w of waiting) if (w.left === soonest) ready.push({ index: w.index, error: Errno.SUCCESS, flags: 0, nbytes: 0n });

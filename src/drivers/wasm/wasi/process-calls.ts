@@ -6,7 +6,7 @@ import { Errno, Layout } from './abi.js';
 import { CLOCK_RESOLUTION_NS, isClockId, takeClock } from './clock.js';
 import type { Syscall, WasiContext } from './context.js';
 import { ProcExit, SyscallError } from './errors.js';
-import { livePoll, pollKind, readSubscriptions, writeEvents, type ReadyEvent } from './poll.js';
+import { livePoll, pollKind, type ReadyEvent, readSubscriptions, writeEvents } from './poll.js';
 
 const encoder = new TextEncoder();
 
@@ -24,20 +24,24 @@ export function processCalls(
   const argv = cStrings(args);
   const environ = cStrings(Object.entries(env).map(([name, value]) => `${name}=${value}`));
 
-  const sizes = (list: typeof argv) => (count: number, size: number): number => {
-    memory.setU32(count, list.strings.length);
-    memory.setU32(size, list.size);
-    return Errno.SUCCESS;
-  };
-  const strings = (list: typeof argv) => (pointers: number, buffer: number): number => {
-    let at = buffer;
-    list.strings.forEach((value, i) => {
-      memory.setU32(pointers + i * 4, at);
-      memory.write(at, value);
-      at += value.length;
-    });
-    return Errno.SUCCESS;
-  };
+  const sizes =
+    (list: typeof argv) =>
+    (count: number, size: number): number => {
+      memory.setU32(count, list.strings.length);
+      memory.setU32(size, list.size);
+      return Errno.SUCCESS;
+    };
+  const strings =
+    (list: typeof argv) =>
+    (pointers: number, buffer: number): number => {
+      let at = buffer;
+      list.strings.forEach((value, i) => {
+        memory.setU32(pointers + i * 4, at);
+        memory.write(at, value);
+        at += value.length;
+      });
+      return Errno.SUCCESS;
+    };
 
   /** Every descriptor of this layer is ready at once (reads block instead); a closed one is bad. */
   const fdEvent = (index: number, fd: number): ReadyEvent => {

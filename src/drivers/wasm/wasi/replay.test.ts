@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ChainedGate, END_OF_LOG, RecordingGate, ReplayGate, type GateRecord } from './gate.js';
 import { ReplayDivergenceError } from './errors.js';
-import { OutputLog, clangMissing, compileC, runGuest, stdinOf, watchedStdin } from './guest-fixture.js';
+import { ChainedGate, END_OF_LOG, type GateRecord, RecordingGate, ReplayGate } from './gate.js';
+import { clangMissing, compileC, OutputLog, runGuest, stdinOf, watchedStdin } from './guest-fixture.js';
 
 const MIXED_INPUTS = String.raw`
 #include <dirent.h>
@@ -114,8 +114,20 @@ describe('record and replay of a C guest', { skip }, () => {
     assert.match(stdout, /^stdin=hello file=alpha size=5 time=\d+\.\d{9} random=[0-9a-f]{32}\n/);
     assert.match(stdout, /entry \.\nentry \.\.\nentry a\.txt\nentry b\.txt\n/);
     const kinds = primary.records.map((record) => record.kind);
-    for (const kind of ['fd_read fd=0 len=', 'path_open path=/input/a.txt follow=1', 'fd_read path=/input/a.txt off=0', 'clock_time_get id=0', 'random_get len=16', 'path_filestat_get path=/input/a.txt follow=1', 'fd_readdir path=/input', 'poll_oneoff clock(']) {
-      assert.ok(kinds.some((k) => k.startsWith(kind)), `no input record starting with "${kind}" in ${kinds.join(', ')}`);
+    for (const kind of [
+      'fd_read fd=0 len=',
+      'path_open path=/input/a.txt follow=1',
+      'fd_read path=/input/a.txt off=0',
+      'clock_time_get id=0',
+      'random_get len=16',
+      'path_filestat_get path=/input/a.txt follow=1',
+      'fd_readdir path=/input',
+      'poll_oneoff clock(',
+    ]) {
+      assert.ok(
+        kinds.some((k) => k.startsWith(kind)),
+        `no input record starting with "${kind}" in ${kinds.join(', ')}`,
+      );
     }
 
     const stdin = watchedStdin();
@@ -194,7 +206,10 @@ describe('record and replay of a C guest', { skip }, () => {
       gate: new RecordingGate((kind, payload) => recorded.push({ kind, payload })),
       output: first.output,
     });
-    assert.deepEqual(recorded.map((record) => record.kind), ['random_get len=8', 'random_get len=8', 'random_get len=8']);
+    assert.deepEqual(
+      recorded.map((record) => record.kind),
+      ['random_get len=8', 'random_get len=8', 'random_get len=8'],
+    );
 
     const log = recorded.slice(0, 2);
     let next = 0;
@@ -211,7 +226,10 @@ describe('record and replay of a C guest', { skip }, () => {
     const lines = second.text('stdout').trim().split('\n');
     assert.deepEqual(lines.slice(0, 2), [hex(recorded[0]?.payload), hex(recorded[1]?.payload)]);
     assert.equal(gate.isLive, true);
-    assert.deepEqual(fresh.map((record) => record.kind), ['random_get len=8']);
+    assert.deepEqual(
+      fresh.map((record) => record.kind),
+      ['random_get len=8'],
+    );
     assert.equal(lines[2], hex(fresh[0]?.payload));
     assert.notEqual(lines[2], hex(recorded[2]?.payload), 'the third draw must be new, not replayed');
   });

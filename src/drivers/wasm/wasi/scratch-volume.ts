@@ -4,9 +4,9 @@
 
 import { Errno, Filetype } from './abi.js';
 import { SyscallError } from './errors.js';
-import type { DirEntry, Filestat } from './payload.js';
 import { guestPathOf, type VolumePath } from './paths.js';
-import type { FileHandle, NewTimes, OpenRequest, Opened, Volume } from './volume.js';
+import type { DirEntry, Filestat } from './payload.js';
+import type { FileHandle, NewTimes, Opened, OpenRequest, Volume } from './volume.js';
 
 /** Device number reported for scratch files (any constant: only equality matters to guests). */
 const SCRATCH_DEV = 0x5c7an;

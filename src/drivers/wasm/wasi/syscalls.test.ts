@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ReplayDivergenceError, WasiNotBoundError } from './errors.js';
-import { RecordingGate, ReplayGate, type GateRecord, type InputGate } from './gate.js';
+import { type GateRecord, type InputGate, RecordingGate, ReplayGate } from './gate.js';
 import { OutputLog, stdinOf } from './guest-fixture.js';
-import { WasiConfigError, createWasi, type WasiOptions } from './wasi.js';
+import { createWasi, WasiConfigError, type WasiOptions } from './wasi.js';
 
 function harness(gate: InputGate, options: Partial<WasiOptions> = {}) {
   const out = new OutputLog();
@@ -30,7 +30,8 @@ function harness(gate: InputGate, options: Partial<WasiOptions> = {}) {
   };
   const view = () => new DataView(memory.buffer);
   const bytes = (ptr: number, length: number) => new Uint8Array(memory.buffer, ptr, length).slice();
-  const put = (ptr: number, data: Uint8Array | string) => new Uint8Array(memory.buffer).set(typeof data === 'string' ? Buffer.from(data) : data, ptr);
+  const put = (ptr: number, data: Uint8Array | string) =>
+    new Uint8Array(memory.buffer).set(typeof data === 'string' ? Buffer.from(data) : data, ptr);
   const iovec = (at: number, ptr: number, length: number) => {
     view().setUint32(at, ptr, true);
     view().setUint32(at + 4, length, true);
@@ -45,7 +46,10 @@ const recorder = () => {
 
 const replaying = (records: readonly GateRecord[]) => {
   let next = 0;
-  return new ReplayGate(() => records[next++], () => {});
+  return new ReplayGate(
+    () => records[next++],
+    () => {},
+  );
 };
 
 test('args and environment are laid out as NUL-terminated UTF-8 strings', () => {
@@ -92,7 +96,10 @@ test('stdin is an input: recorded on the primary, replayed on a replica', () => 
   h.iovec(0, 100, 16);
   assert.equal(h.call('fd_read', 0, 0, 1, 200), 0);
   assert.equal(h.view().getUint32(200, true), 5);
-  assert.deepEqual(primary.records.map((r) => r.kind), ['fd_read fd=0 len=16']);
+  assert.deepEqual(
+    primary.records.map((r) => r.kind),
+    ['fd_read fd=0 len=16'],
+  );
 
   const replica = harness(replaying(primary.records), { stdin: stdinOf('something else') });
   replica.iovec(0, 100, 16);
@@ -106,7 +113,13 @@ test('clocks and random bytes are replayed exactly; an unknown clock is EINVAL w
   assert.equal(p.call('clock_time_get', 1, 0n, 0), 0);
   assert.equal(p.call('random_get', 16, 32), 0);
   assert.equal(p.call('clock_time_get', 9, 0n, 0), 28);
-  assert.deepEqual(primary.records.map((r) => [r.kind, r.payload.length]), [['clock_time_get id=1', 8], ['random_get len=32', 32]]);
+  assert.deepEqual(
+    primary.records.map((r) => [r.kind, r.payload.length]),
+    [
+      ['clock_time_get id=1', 8],
+      ['random_get len=32', 32],
+    ],
+  );
 
   const r = harness(replaying(primary.records));
   assert.equal(r.call('clock_time_get', 1, 0n, 0), 0);
@@ -133,7 +146,10 @@ test('poll_oneoff results are replayed from the record, including which subscrip
   assert.equal(p.call('poll_oneoff', 0, 200, 2, 300), 0);
   assert.equal(p.view().getUint32(300, true), 1);
   assert.deepEqual([p.view().getBigUint64(200, true), p.view().getUint8(210)], [0xbbn, 1]);
-  assert.deepEqual(primary.records.map((r) => r.kind), ['poll_oneoff clock(id=1 timeout=1000000 abs=0) fd_read(fd=0)']);
+  assert.deepEqual(
+    primary.records.map((r) => r.kind),
+    ['poll_oneoff clock(id=1 timeout=1000000 abs=0) fd_read(fd=0)'],
+  );
 
   const r = harness(replaying(primary.records));
   writeSubscriptions(r);
@@ -187,7 +203,10 @@ test('every wasi_snapshot_preview1 function can be imported', () => {
     path_unlink_file poll_oneoff proc_exit proc_raise random_get sched_yield sock_accept sock_recv sock_send
     sock_shutdown`.split(/\s+/);
   const { wasi } = harness(recorder().gate);
-  assert.deepEqual(preview1.filter((name) => typeof wasi.imports[name] !== 'function'), []);
+  assert.deepEqual(
+    preview1.filter((name) => typeof wasi.imports[name] !== 'function'),
+    [],
+  );
 });
 
 test('sockets are not supported, proc_raise is not implemented, and every call is counted once', () => {
@@ -208,8 +227,12 @@ test('calls before bind and bad configurations fail with their typed errors', ()
   const wasi = createWasi({ args: [], env: {}, stdin: stdinOf(''), gate: recorder().gate, output: () => {} });
   assert.throws(() => wasi.imports.sched_yield?.(), WasiNotBoundError);
   assert.throws(
-    () => createWasi({ args: [], env: {}, stdin: stdinOf(''), scratchDir: { guestPath: 'scratch' }, gate: recorder().gate, output: () => {} }),
+    () =>
+      createWasi({ args: [], env: {}, stdin: stdinOf(''), scratchDir: { guestPath: 'scratch' }, gate: recorder().gate, output: () => {} }),
     WasiConfigError,
   );
-  assert.throws(() => createWasi({ args: ['a\0b'], env: {}, stdin: stdinOf(''), gate: recorder().gate, output: () => {} }), WasiConfigError);
+  assert.throws(
+    () => createWasi({ args: ['a\0b'], env: {}, stdin: stdinOf(''), gate: recorder().gate, output: () => {} }),
+    WasiConfigError,
+  );
 });

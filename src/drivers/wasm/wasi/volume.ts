@@ -1,8 +1,8 @@
 // What a preopened directory offers the WASI calls, whether its files live in memory (scratch)
 // or on the host (input, every answer through the input gate).
 
-import type { DirEntry, Filestat } from './payload.js';
 import type { VolumePath } from './paths.js';
+import type { DirEntry, Filestat } from './payload.js';
 
 export interface OpenRequest {
   readonly follow: boolean;
