@@ -6,10 +6,10 @@
 
 import { fileURLToPath } from 'node:url';
 import { CheckpointStore } from '../src/checkpoints/page-store.js';
-import { diffPageHashes } from '../src/difflog/page-diff.js';
 import type { SnapshotDelta } from '../src/drivers/types.js';
-import { createPageHasher, PAGE_SIZE } from '../src/drivers/wasm/hash/page-hasher.js';
 import { copyPages } from '../src/drivers/wasm/replica.js';
+import { diffPageHashes } from '../src/pages/diff.js';
+import { createPageHasher, PAGE_SIZE } from '../src/pages/hash/page-hasher.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { type BenchLine, median } from './line.js';
 import { fillRandom } from './random.js';

@@ -2,7 +2,7 @@
 // all of guest memory, so the digest must run at a good fraction of memory speed (goal ≥ 0.4×).
 
 import { fileURLToPath } from 'node:url';
-import { createPageHasher, DIGEST_SIZE, PAGE_SIZE } from '../src/drivers/wasm/hash/page-hasher.js';
+import { createPageHasher, DIGEST_SIZE, PAGE_SIZE } from '../src/pages/hash/page-hasher.js';
 import { type BenchLine, median } from './line.js';
 import { fillRandom } from './random.js';
 

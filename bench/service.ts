@@ -2,7 +2,7 @@
 // count and time), and 100 shadowed computations (2 shadows each) through one manager: wall time,
 // epochs/s, peak RSS, and that none is lost.
 
-import { call, startTestService, waitFor } from '../src/service/testing.js';
+import { call, startTestService, waitFor } from '../src/api/testing.js';
 import type { BenchLine } from './line.js';
 
 const LOAD = { connections: 8, maxRequests: 4000, maxMs: 3000 };

@@ -6,10 +6,11 @@
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { type ComputationConfig, DEFAULT_CONFIG } from '../src/computation/config.js';
+import { launch } from '../src/computation/launch.js';
+import type { ComputationReport } from '../src/computation/report.js';
+import { wasmComputation } from '../src/computation/spec.js';
 import { createWasi, ProcExit } from '../src/drivers/wasm/wasi/index.js';
-import { type ComputationConfig, DEFAULT_CONFIG } from '../src/manager/config.js';
-import { launchWasm } from '../src/manager/launch.js';
-import type { ComputationReport } from '../src/manager/report.js';
 import { openSqliteStore } from '../src/store/sqlite.js';
 import { type BenchLine, median } from './line.js';
 
@@ -44,11 +45,8 @@ async function shadowed(shadows: number): Promise<{ ms: number; report: Computat
   const config: ComputationConfig = { ...DEFAULT_CONFIG, shadows };
   const start = performance.now();
   try {
-    const report = await launchWasm({
-      wasmPath: PIPELINE,
-      args: ARGS,
-      env: {},
-      config,
+    const report = await launch({
+      spec: wasmComputation({ module: PIPELINE, args: ARGS, config }),
       store,
       sink: { write: () => {} },
       writeLine: () => {},

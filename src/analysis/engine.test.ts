@@ -13,9 +13,9 @@ function epoch(e: number, noise: number): EpochFeatures {
     epochWallMs: 50 + noise,
     wallTimeRatio: 1,
     instructionsPerSecond: 1e6,
-    memoryPages: 100 + 2 * e,
-    memoryGrowthPages: 2,
-    memoryLimitPages: 2000,
+    memoryBytes: 100 + 2 * e,
+    memoryGrowthBytes: 2,
+    memoryLimitBytes: 2000,
     syscalls: 10,
     extra: {},
   });

@@ -23,7 +23,7 @@ export interface EngineOptions {
   /** Options of the Holt memory forecaster. */
   readonly forecaster?: Record<string, unknown>;
   /** Memory ceiling in pages when a VM's features carry none. */
-  readonly memoryLimitPages?: number;
+  readonly memoryLimitBytes?: number;
   /** How the computation's replicas agree (its driver's): picks the detectors of the diff features. */
   readonly agreement?: Agreement;
 }
@@ -56,7 +56,7 @@ const SEP = '\u0000';
  * Replicas are deterministic, so any state difference is a failure signal from the first epoch.
  */
 const EXACT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
-  memoryPages: { name: 'holt' },
+  memoryBytes: { name: 'holt' },
   'diff.differingPages': { name: 'divergence' },
   'diff.outputMismatches': { name: 'divergence' },
   'diff.syscallMismatches': { name: 'divergence' },
@@ -73,12 +73,12 @@ const EXACT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
 const learnedAnswers: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4 } };
 const learnedPageDrift: DetectorSpec = { name: 'robust-zscore', options: { window: 64, warmup: 4, relativeScale: 0.5 } };
 const DRIFT_BY_FEATURE: Readonly<Record<string, DetectorSpec>> = {
-  memoryPages: { name: 'holt' },
+  memoryBytes: { name: 'holt' },
   'diff.differingPages': learnedPageDrift,
   'diff.outputMismatches': learnedAnswers,
   'diff.syscallMismatches': { name: 'divergence' },
 };
-const MEMORY = 'memoryPages';
+const MEMORY = 'memoryBytes';
 
 export class AnalysisEngine {
   private readonly detectors = new Map<string, Detector>();
@@ -156,8 +156,8 @@ export class AnalysisEngine {
       forecaster = new HoltForecaster(this.options.forecaster);
       this.forecasters.set(key, forecaster);
     }
-    forecaster.update(v.memoryPages);
-    const limit = v.memoryLimitPages ?? this.options.memoryLimitPages;
+    forecaster.update(v.memoryBytes);
+    const limit = v.memoryLimitBytes ?? this.options.memoryLimitBytes;
     if (limit === undefined) return undefined;
     const crossing = forecaster.forecastCrossing(limit);
     return crossing === null ? undefined : { feature: MEMORY, crossesAt: crossing.epochs };

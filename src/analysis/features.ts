@@ -16,11 +16,11 @@ export interface VmFeatures {
   /** Guest events (or instructions) per second of run time. */
   readonly instructionsPerSecond: number;
   /** Guest memory in use, in pages. */
-  readonly memoryPages: number;
+  readonly memoryBytes: number;
   /** Pages gained since the previous epoch (negative when memory shrank). */
-  readonly memoryGrowthPages: number;
+  readonly memoryGrowthBytes: number;
   /** Memory ceiling of the VM in pages, if known: the memory forecaster predicts crossing it. */
-  readonly memoryLimitPages?: number;
+  readonly memoryLimitBytes?: number;
   readonly syscalls: number;
   /** Driver-specific counters (EpochMetrics.extra), by name. */
   readonly extra: Readonly<Record<string, number>>;
@@ -51,15 +51,15 @@ export interface EpochFeatures {
   readonly pairs: readonly PairFeatures[];
 }
 
-/** Builds a VM's vector from its driver metrics; `previousMemoryPages` from the last epoch. */
+/** Builds a VM's vector from its driver metrics; `previousMemoryBytes` from the last epoch. */
 export function vmFeaturesFromMetrics(args: {
   vm: string;
   role: 'primary' | 'shadow';
   epoch: number;
   metrics: EpochMetrics;
   primaryRunMs: number;
-  previousMemoryPages?: number;
-  memoryLimitPages?: number;
+  previousMemoryBytes?: number;
+  memoryLimitBytes?: number;
 }): VmFeatures {
   const { metrics } = args;
   const seconds = metrics.runMs / 1000;
@@ -70,9 +70,9 @@ export function vmFeaturesFromMetrics(args: {
     epochWallMs: metrics.runMs,
     wallTimeRatio: args.primaryRunMs > 0 ? metrics.runMs / args.primaryRunMs : 1,
     instructionsPerSecond: seconds > 0 ? metrics.instructions / seconds : 0,
-    memoryPages: metrics.memoryPages,
-    memoryGrowthPages: metrics.memoryPages - (args.previousMemoryPages ?? metrics.memoryPages),
-    ...(args.memoryLimitPages !== undefined ? { memoryLimitPages: args.memoryLimitPages } : {}),
+    memoryBytes: metrics.memoryBytes,
+    memoryGrowthBytes: metrics.memoryBytes - (args.previousMemoryBytes ?? metrics.memoryBytes),
+    ...(args.memoryLimitBytes !== undefined ? { memoryLimitBytes: args.memoryLimitBytes } : {}),
     syscalls: metrics.syscalls,
     extra: metrics.extra ?? {},
   };
@@ -84,8 +84,8 @@ export function vmFeatureValues(v: VmFeatures): Record<string, number> {
     epochWallMs: v.epochWallMs,
     wallTimeRatio: v.wallTimeRatio,
     instructionsPerSecond: v.instructionsPerSecond,
-    memoryPages: v.memoryPages,
-    memoryGrowthPages: v.memoryGrowthPages,
+    memoryBytes: v.memoryBytes,
+    memoryGrowthBytes: v.memoryGrowthBytes,
     syscalls: v.syscalls,
   };
   for (const [name, value] of Object.entries(v.extra)) values[`extra.${name}`] = value;

@@ -2,8 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { call, startTestService, type TestService, waitFor } from '../service/testing.js';
 import { ROUTES } from './schemas.js';
+import { call, startTestService, type TestService, waitFor } from './testing.js';
 
 const SPIN = { guest: 'spin.wasm', shadows: 2, profiles: ['thread/v8'], epochEvents: 2_000_000, maxEpochs: 600 };
 

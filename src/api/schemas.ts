@@ -101,7 +101,7 @@ const VmSchema = z.object({
 const EpochViewSchema = z.object({
   epoch: z.number().int(),
   verified: z.boolean(),
-  vms: z.record(z.string(), z.object({ instructions: z.number(), runMs: z.number(), memoryPages: z.number(), lagMs: z.number() })),
+  vms: z.record(z.string(), z.object({ instructions: z.number(), runMs: z.number(), memoryBytes: z.number(), lagMs: z.number() })),
 });
 
 const DivergenceViewSchema = z.object({
@@ -160,7 +160,7 @@ const LogStatsSchema = z.object({
   divergenceBytes: z.number().int(),
   deltaBytes: z.number().int(),
   bytesLogged: z.number().int(),
-  fullCapturePages: z.number().int(),
+  fullCaptureBytes: z.number().int(),
 });
 
 const LogPageSchema = z.object({

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { call, startTestService, type TestService } from '../service/testing.js';
 import { readSse, type SseFrame } from './sse-client.js';
+import { call, startTestService, type TestService } from './testing.js';
 
 let service: TestService;
 before(async () => {

@@ -1,19 +1,19 @@
 // What the API returns, built from the store and the live manager. Pure reads; no HTTP here, so
 // the CLI client can expect exactly these shapes.
 
-import { type ComputationConfig, DEFAULT_CONFIG } from '../manager/config.js';
+import { type ComputationConfig, DEFAULT_CONFIG } from '../computation/config.js';
 import { type Policy, parsePolicy } from '../policy/index.js';
 import type { Manager, StartRequest } from '../service/manager.js';
 import { ComputationNotFoundError } from '../store/errors.js';
-import type { Computation, Store } from '../store/types.js';
+import type { ComputationRow, Store } from '../store/types.js';
 import type { CreateComputationBody } from './schemas.js';
 import { RequestValidationError } from './validation.js';
 
-export function computationView(manager: Manager, row: Computation) {
+export function computationView(manager: Manager, row: ComputationRow) {
   return { ...row, live: manager.live(row.id) ?? null };
 }
 
-export function requireComputation(store: Store, id: string): Computation {
+export function requireComputation(store: Store, id: string): ComputationRow {
   const row = store.computations.get(id);
   if (!row) throw new ComputationNotFoundError(id);
   return row;
@@ -107,7 +107,7 @@ export function logPage(store: Store, id: string, query: { from?: number; to?: n
         vms: Object.fromEntries(
           Object.entries(record.metrics).map(([vm, m]) => [
             vm,
-            { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) },
+            { instructions: m.instructions, runMs: round(m.runMs), memoryBytes: m.memoryBytes, lagMs: round(m.extra?.lagMs ?? 0) },
           ]),
         ),
       })),

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startTestService, type TestService } from '../service/testing.js';
+import { startTestService, type TestService } from '../api/testing.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 

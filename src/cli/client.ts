@@ -5,10 +5,10 @@
 import { writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { readSse } from '../api/sse-client.js';
+import type { ComputationConfig } from '../computation/config.js';
+import type { ComputationEvent } from '../computation/ports.js';
+import type { ComputationReport } from '../computation/report.js';
 import { ShadowvmError } from '../errors.js';
-import type { ComputationConfig } from '../manager/config.js';
-import type { ComputationEvent } from '../manager/ports.js';
-import type { ComputationReport } from '../manager/report.js';
 import type { ComputationStatus } from '../store/types.js';
 import { type DiffLogView, formatLog } from './commands/log.js';
 import { summary, table } from './display.js';

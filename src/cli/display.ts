@@ -1,8 +1,8 @@
 // What shadowvm itself says on stderr while a computation runs: a progress line (on a terminal),
 // notable events as they happen, and a summary table at the end.
 
-import type { ComputationEvent, EpochObserver, EpochOutcome } from '../manager/ports.js';
-import type { ComputationReport } from '../manager/report.js';
+import type { ComputationEvent, EpochObserver, EpochOutcome } from '../computation/ports.js';
+import type { ComputationReport } from '../computation/report.js';
 
 const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set([
   'vote',
@@ -34,7 +34,7 @@ export class Progress implements EpochObserver {
     if (!this.tty || now - this.lastDraw < 100) return;
     this.lastDraw = now;
     const primary = [...outcome.reports.values()][0];
-    const memory = primary ? `${((primary.metrics.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
+    const memory = primary ? `${(primary.metrics.memoryBytes / 2 ** 20).toFixed(1)} MiB` : '';
     const spin = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[outcome.epoch % 10];
     this.draw(
       `${spin} ${this.label}  epoch ${outcome.epoch}  ${outcome.reports.size} replicas  ${memory}  differences ${this.differences}`,

@@ -1,8 +1,8 @@
 // Parsers for the CLI's flag values. Each failure is a UsageError naming the flag and the fix.
 
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util';
+import type { PlannedFault } from '../computation/config.js';
 import { ShadowvmError } from '../errors.js';
-import type { PlannedFault } from '../manager/config.js';
 
 export class UsageError extends ShadowvmError {
   constructor(message: string) {

@@ -1,6 +1,23 @@
-// The driver interface: small capabilities that every hypervisor driver implements (wasm workers,
-// QEMU over QMP). Everything above src/drivers talks to VMs only through these types, so a driver
-// can be swapped without the manager, sync, difflog or analysis knowing which one runs.
+// The driver contract: what every driver (wasm workers, QEMU over QMP, the in-memory fake of the
+// tests, a remote agent) implements, as small capabilities. Everything above src/drivers talks to
+// VMs only through these types and src/drivers/open.ts, so a driver can be swapped without the
+// loop, sync, difflog or analysis knowing which one runs.
+//
+// Every driver implements the core of a Vm: lifecycle, epochs, digests in its reports, the input
+// feed, and its ends. The optional capabilities below are declared in `Driver.capabilities`; a VM
+// of a driver that lacks one throws CapabilityMissingError from the method (never a silent
+// no-op), and a computation that would need one is refused before it starts (capabilities.ts).
+//
+// Promises the contract makes (src/drivers/contract.ts tests each of them on every driver):
+// - reports arrive in epoch order (1, 2, 3… from a fresh start; from the restored epoch on for a
+//   restored VM), one per epoch, and none after the report that carries `end`;
+// - `onGone` comes exactly once, last, whether the guest ended, the host failed, or `kill` ran;
+// - a primary's input records have consecutive seqs, continuing the log it was restored from;
+// - two replicas of one image fed the same inputs report equal digests at every epoch;
+// - a restored VM checks its state against the target's digest and fails (it does not run on)
+//   when it differs;
+// - `kill` is idempotent, and every promise a Vm method returned settles, at the latest when the
+//   VM is gone: no request outlives its VM.
 
 /** Which side of the comparison a VM is on. Only the primary touches the outside world. */
 export type Role = 'primary' | 'shadow';
@@ -18,7 +35,7 @@ export interface DiversityProfile {
 
 /** Per-page digests plus everything else a replica's state is compared on at an epoch. */
 export interface StateDigest {
-  /** Bytes per page of `pageHashes` (4096 for both drivers). */
+  /** Bytes per page of `pageHashes`: the driver's own (4096 for wasm and QEMU); nothing above assumes one. */
   readonly pageSize: number;
   /** 16 bytes per page, page i at [16 i, 16 i + 16). Length / 16 = number of pages in memory. */
   readonly pageHashes: Uint8Array;
@@ -36,8 +53,8 @@ export interface EpochMetrics {
   readonly runMs: number;
   /** Time spent computing the digest at the end of the epoch. */
   readonly digestMs: number;
-  /** Guest memory in use, in pages of `StateDigest.pageSize`. */
-  readonly memoryPages: number;
+  /** Guest memory in use, in bytes. */
+  readonly memoryBytes: number;
   /** Syscalls (wasm) or I/O exits (QEMU) in the epoch. */
   readonly syscalls: number;
   /** Anything else the driver or guest reports, by name. */
@@ -113,6 +130,16 @@ export interface VmEvents {
 }
 
 // ---- capabilities -------------------------------------------------------------------------------
+
+/**
+ * What a driver may or may not offer beyond the core. `checkpoint`: `snapshot()` at a barrier and
+ * restores to its result, by whatever means (without it a VM can only be restored from its initial
+ * state with the input log); `pages`:
+ * `readPages()` (the differential log's page deltas); `memory-limit`, `cpu-limit`, `epoch-budget`:
+ * `adjust()` of that limit at run time; `bitflip`, `corrupt-input`: those faults of `inject()`.
+ */
+export const CAPABILITIES = ['checkpoint', 'pages', 'memory-limit', 'cpu-limit', 'epoch-budget', 'bitflip', 'corrupt-input'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
 
 export interface Lifecycle {
   /** Starts the VM; it runs until the end of epoch 1 and pauses there. */
@@ -230,12 +257,24 @@ export interface VmRequest {
  */
 export type Agreement = 'exact' | 'drift';
 
+/** Where the outside world reaches a computation's primary (e.g. the guest's HTTP server). */
+export interface Endpoint {
+  readonly name: string;
+  readonly url: string;
+  /** One line for people: what happens to what arrives there. */
+  readonly note: string;
+}
+
 /** A hypervisor: creates VMs of one computation image. */
 export interface Driver {
+  /** The driver's kind as a spec names it ("wasm", "qemu"…), with its mode where it has one. */
   readonly name: string;
   readonly agreement: Agreement;
+  readonly capabilities: ReadonlySet<Capability>;
   /** The diversity profiles this driver offers, the first being the primary's default. */
   profiles(): readonly DiversityProfile[];
+  /** Where the primary can be reached from outside (none for a batch guest). */
+  endpoints(): Promise<readonly Endpoint[]>;
   createVm(request: VmRequest): Promise<Vm>;
   /** Frees what the driver holds for the computation (caches stay). */
   close(): Promise<void>;

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { call, REPO_GUESTS, waitFor } from '../api/testing.js';
 import { openSqliteStore } from '../store/sqlite.js';
-import { call, REPO_GUESTS, waitFor } from './testing.js';
 
 const SERVE = fileURLToPath(new URL('../cli/commands/serve.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-crash-'));

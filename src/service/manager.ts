@@ -3,18 +3,20 @@
 // host), the rest waiting in a FIFO queue. Every computation can be acted on while it runs, and
 // everything that happens is published on one numbered event bus (SSE, metrics, dashboard).
 
-import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { type ComputationConfig, defaultFaultAddress } from '../computation/config.js';
+import { computationRow, launch, type RunningComputation } from '../computation/launch.js';
+import type { EpochObserver, EpochOutcome } from '../computation/ports.js';
+import type { ComputationReport } from '../computation/report.js';
+import { type ComputationSpec, wasmComputation } from '../computation/spec.js';
 import type { Fault } from '../drivers/types.js';
 import { ShadowvmError } from '../errors.js';
-import { type ComputationConfig, defaultFaultAddress } from '../manager/config.js';
-import { computationRow, launchWasm, type RunningComputation } from '../manager/launch.js';
-import type { EpochObserver, EpochOutcome } from '../manager/ports.js';
-import type { ComputationReport } from '../manager/report.js';
 import { defaultPolicy, type Policy, resolvePolicy } from '../policy/index.js';
 import { ComputationNotFoundError } from '../store/errors.js';
-import type { Store, Computation as StoredComputation } from '../store/types.js';
+import type { ComputationRow, Store } from '../store/types.js';
 import { ManagerClosedError, NotRunningError, UnknownReplicaError } from './errors.js';
 import { EventBus } from './event-bus.js';
 import { resolveGuest } from './guests.js';
@@ -68,7 +70,7 @@ export interface ManagerOptions {
 interface Entry {
   readonly id: string;
   readonly request: StartRequest;
-  readonly guestPath: string;
+  readonly spec: ComputationSpec;
   phase: Phase;
   policy: Policy;
   handle?: RunningComputation;
@@ -103,16 +105,21 @@ export class Manager {
   }
 
   /** Queues a computation; it starts as soon as a slot is free. Returns its stored row. */
-  submit(request: StartRequest): StoredComputation {
+  submit(request: StartRequest): ComputationRow {
     if (this.closed) throw new ManagerClosedError();
     const guestPath = resolveGuest(this.options.guestsDir, request.guest);
-    const row = this.store.computations.create(
-      computationRow({ name: basename(guestPath), image: guestPath, driver: 'wasm', args: request.args, config: request.config }),
-    );
+    const spec = wasmComputation({
+      module: guestPath,
+      args: request.args,
+      env: request.env,
+      stdin: request.stdin === undefined ? 'none' : { file: this.keepStdin(request.stdin) },
+      config: request.config,
+    });
+    const row = this.store.computations.create(computationRow({ name: basename(guestPath), image: guestPath, spec }));
     const entry: Entry = {
       id: row.id,
       request,
-      guestPath,
+      spec,
       phase: 'queued',
       policy: request.policy ?? defaultPolicy(),
       epoch: 0,
@@ -125,6 +132,13 @@ export class Manager {
     this.bus.publish('status', row.id, { phase: 'queued', name: row.name });
     this.pump();
     return row;
+  }
+
+  /** A computation's whole stdin, kept under the data directory by content (a reopened spec finds it). */
+  private keepStdin(text: string): string {
+    const path = resolve(this.options.dataDir, 'stdin', `${createHash('sha256').update(text).digest('hex')}.txt`);
+    writeFileSync(path, text);
+    return path;
   }
 
   counts(): { queued: number; running: number; finished: number } {
@@ -235,19 +249,9 @@ export class Manager {
     const { id, request } = entry;
     entry.phase = 'running';
     this.bus.publish('status', id, { phase: 'running' });
-    let stdinFd: number | undefined;
     try {
-      if (request.stdin !== undefined) {
-        const path = resolve(this.options.dataDir, 'stdin', `${id}.txt`);
-        writeFileSync(path, request.stdin);
-        stdinFd = openSync(path, 'r');
-      }
-      const report = await launchWasm({
-        wasmPath: entry.guestPath,
-        args: request.args,
-        env: request.env,
-        ...(stdinFd !== undefined ? { stdinFd } : {}),
-        config: request.config,
+      const report = await launch({
+        spec: entry.spec,
         store: this.store,
         computationId: id,
         policy: entry.policy,
@@ -287,8 +291,6 @@ export class Manager {
       const status = entry.cancelReason ? 'cancelled' : 'failed';
       this.store.computations.update(id, { status, report: { end: message } });
       this.finish(entry, status, null, message);
-    } finally {
-      if (stdinFd !== undefined) closeSync(stdinFd);
     }
   }
 
@@ -302,13 +304,13 @@ export class Manager {
     return {
       observe: (outcome: EpochOutcome) => {
         entry.epoch = outcome.epoch;
-        const vms: Record<string, { instructions: number; runMs: number; digestMs: number; memoryPages: number; lagMs: number }> = {};
+        const vms: Record<string, { instructions: number; runMs: number; digestMs: number; memoryBytes: number; lagMs: number }> = {};
         for (const [vmId, report] of outcome.reports) {
           const known = entry.handle?.computation.describeVm(vmId);
           if (known) entry.replicas.set(vmId, { role: known.role, profile: known.profile });
-          if (known?.role === 'primary') entry.primaryMemoryBytes = report.metrics.memoryPages * 4096;
-          const { instructions, runMs, digestMs, memoryPages } = report.metrics;
-          vms[vmId] = { instructions, runMs, digestMs, memoryPages, lagMs: outcome.lagMs.get(vmId) ?? 0 };
+          if (known?.role === 'primary') entry.primaryMemoryBytes = report.metrics.memoryBytes;
+          const { instructions, runMs, digestMs, memoryBytes } = report.metrics;
+          vms[vmId] = { instructions, runMs, digestMs, memoryBytes, lagMs: outcome.lagMs.get(vmId) ?? 0 };
         }
         this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, verdict: outcome.verdict.kind, vms });
         for (const [vmId, difference] of outcome.differences) {

@@ -11,7 +11,7 @@ test('metrics of ended computations are pruned once newer ones ended', async () 
   const metrics = serviceMetrics({ bus, counts: () => ({ queued: 0, running: 0, finished: 0 }) }, { keptEnded: 2 });
   try {
     const run = (computation: string) => {
-      bus.publish('epoch', computation, { vms: { [`${computation}/primary`]: { runMs: 10, digestMs: 1, lagMs: 2, memoryPages: 300 } } });
+      bus.publish('epoch', computation, { vms: { [`${computation}/primary`]: { runMs: 10, digestMs: 1, lagMs: 2, memoryBytes: 300 } } });
       bus.publish('divergence', computation, { vmId: `${computation}/shadow1`, pageCount: 3 });
       bus.publish('score', computation, { scores: { [`${computation}/shadow1`]: 0.9 } });
       bus.publish('end', computation, { status: 'succeeded' });
@@ -22,9 +22,9 @@ test('metrics of ended computations are pruned once newer ones ended', async () 
         .filter((line) => line.startsWith('shadowvm_') && !line.startsWith('shadowvm_process_'));
     const about = (lines: string[], computation: string) => lines.filter((line) => line.includes(`computation="${computation}"`));
 
-    bus.publish('epoch', 'c1', { vms: { 'c1/primary': { runMs: 10, digestMs: 1, lagMs: 2, memoryPages: 300 } } });
+    bus.publish('epoch', 'c1', { vms: { 'c1/primary': { runMs: 10, digestMs: 1, lagMs: 2, memoryBytes: 300 } } });
     assert.ok(
-      about(await exported(), 'c1').some((line) => line.startsWith('shadowvm_memory_pages')),
+      about(await exported(), 'c1').some((line) => line.startsWith('shadowvm_memory_bytes')),
       'a running computation has its gauges',
     );
 

@@ -63,7 +63,7 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
   ]);
   const lag = make.gauge('shadowvm_lag_ms', 'How long after the primary the VM reached the last barrier', ['computation', 'vm']);
   const overhead = make.gauge('shadowvm_digest_overhead_ratio', 'Digest time over run time in the last epoch', ['computation', 'vm']);
-  const memory = make.gauge('shadowvm_memory_pages', 'Guest memory in use, in 4 KiB pages', ['computation', 'vm']);
+  const memory = make.gauge('shadowvm_memory_bytes', 'Guest memory in use, in bytes', ['computation', 'vm']);
   const phase = make.gauge('shadowvm_computations', 'Computations of this manager by phase', ['phase']);
   const ended = make.counter('shadowvm_computations_ended_total', 'Computations ended, by final status', ['status']);
   const refreshPhases = () => {
@@ -93,11 +93,11 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
       case 'epoch': {
         count(epochs, { computation });
         for (const [vm, m] of Object.entries(
-          data.vms as Record<string, { runMs: number; digestMs: number; lagMs: number; memoryPages: number }>,
+          data.vms as Record<string, { runMs: number; digestMs: number; lagMs: number; memoryBytes: number }>,
         )) {
           setGauge(lag, { computation, vm }, m.lagMs);
           setGauge(overhead, { computation, vm }, m.runMs > 0 ? m.digestMs / m.runMs : 0);
-          setGauge(memory, { computation, vm }, m.memoryPages);
+          setGauge(memory, { computation, vm }, m.memoryBytes);
         }
         return;
       }

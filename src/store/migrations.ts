@@ -164,8 +164,18 @@ const initialSchema: Migration = {
   ],
 };
 
+/** Metrics give memory in bytes: page sizes are the driver's own (rows before were 4 KiB pages). */
+const memoryInBytes: Migration = {
+  version: 2,
+  name: 'memory in bytes',
+  statements: () => [
+    'ALTER TABLE epoch_metrics RENAME COLUMN memory_pages TO memory_bytes',
+    'UPDATE epoch_metrics SET memory_bytes = memory_bytes * 4096',
+  ],
+};
+
 /** Every migration, by ascending version. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, memoryInBytes];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((latest, m) => Math.max(latest, m.version), 0);
 

@@ -8,10 +8,10 @@ import type { PostgresConnection } from './postgres-connection.js';
 import { withReference } from './postgres-errors.js';
 import { DEFAULT_LIST_LIMIT, toComputation, toVm } from './sqlite-computations.js';
 import type {
-  Computation,
   ComputationPatch,
   ComputationQuery,
   ComputationRepository,
+  ComputationRow,
   NewComputation,
   NewVm,
   VmRecord,
@@ -22,7 +22,7 @@ import type {
 export class PostgresComputations implements ComputationRepository {
   constructor(private readonly db: PostgresConnection) {}
 
-  create(input: NewComputation): Computation {
+  create(input: NewComputation): ComputationRow {
     const at = Date.now();
     const [row] = this.db.query(
       `INSERT INTO computations (id, name, image, config, status, exit_code, report, created_at, updated_at)
@@ -32,12 +32,12 @@ export class PostgresComputations implements ComputationRepository {
     return toComputation(row);
   }
 
-  get(id: string): Computation | null {
+  get(id: string): ComputationRow | null {
     const [row] = this.db.query('SELECT * FROM computations WHERE id = $1', [id]);
     return row === undefined ? null : toComputation(row);
   }
 
-  list(query: ComputationQuery = {}): Computation[] {
+  list(query: ComputationQuery = {}): ComputationRow[] {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const offset = query.offset ?? 0;
     const rows =
@@ -52,7 +52,7 @@ export class PostgresComputations implements ComputationRepository {
   }
 
   /** One statement: each patched field comes with a flag saying whether it was given at all. */
-  update(id: string, patch: ComputationPatch): Computation {
+  update(id: string, patch: ComputationPatch): ComputationRow {
     const report = patch.report === undefined || patch.report === null ? null : JSON.stringify(patch.report);
     const [row] = this.db.query(
       `UPDATE computations SET

@@ -39,8 +39,8 @@ const STATS_SQL = `SELECT
      FROM divergences WHERE computation_id = $1) AS divergence_bytes,
   (SELECT COALESCE(SUM(16 + LENGTH(pd.delta)), 0) FROM page_deltas pd
      JOIN divergences d ON d.id = pd.divergence_id WHERE d.computation_id = $1) AS delta_bytes,
-  (SELECT COALESCE(SUM(m.memory_pages), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
-     WHERE e.computation_id = $1) AS full_capture_pages`;
+  (SELECT COALESCE(SUM(m.memory_bytes), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
+     WHERE e.computation_id = $1) AS full_capture_bytes`;
 
 export class PostgresDiffLog implements DiffLogRepository {
   constructor(private readonly db: PostgresConnection) {}
@@ -59,7 +59,7 @@ export class PostgresDiffLog implements DiffLogRepository {
     return toEpochRecords(
       this.db.query(
         `SELECT e.id, e.computation_id, e.epoch, e.verified, e.at, m.vm_id, m.instructions, m.run_ms,
-                m.digest_ms, m.memory_pages, m.syscalls, m.extra
+                m.digest_ms, m.memory_bytes, m.syscalls, m.extra
          FROM epochs e LEFT JOIN epoch_metrics m ON m.epoch_id = e.id
          WHERE e.computation_id = $1 AND e.epoch >= $2 AND e.epoch <= $3
          ORDER BY e.id, m.vm_id`,
@@ -103,17 +103,17 @@ function epochInsert(record: EpochRecord, at: number): SqlStatement {
     m.instructions,
     m.runMs,
     m.digestMs,
-    m.memoryPages,
+    m.memoryBytes,
     m.syscalls,
     m.extra === undefined ? null : JSON.stringify(m.extra),
   ]);
   if (metrics.length === 0) return { sql: epoch, params };
   // Parameters in a VALUES list are typed text, hence the casts to the columns' types.
   const sql = `WITH epoch AS (${epoch} RETURNING id)
-    INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_pages, syscalls, extra)
+    INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra)
     SELECT epoch.id, m.vm_id, m.instructions::bigint, m.run_ms::double precision, m.digest_ms::double precision,
-           m.memory_pages::bigint, m.syscalls::bigint, m.extra
-    FROM epoch, (VALUES ${valuesList(metrics, params)}) AS m (vm_id, instructions, run_ms, digest_ms, memory_pages, syscalls, extra)`;
+           m.memory_bytes::bigint, m.syscalls::bigint, m.extra
+    FROM epoch, (VALUES ${valuesList(metrics, params)}) AS m (vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra)`;
   return { sql, params };
 }
 

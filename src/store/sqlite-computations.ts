@@ -9,10 +9,10 @@ import { jsonSchema, parseJson, parseRow, profileSchema, vmEndSchema } from './r
 import { withReference } from './sqlite-errors.js';
 import {
   COMPUTATION_STATUSES,
-  type Computation,
   type ComputationPatch,
   type ComputationQuery,
   type ComputationRepository,
+  type ComputationRow,
   type NewComputation,
   type NewVm,
   type VmRecord,
@@ -32,7 +32,7 @@ const computationRow = z.object({
   updated_at: z.number(),
 });
 
-export function toComputation(row: unknown): Computation {
+export function toComputation(row: unknown): ComputationRow {
   const r = parseRow(computationRow, row, 'computation');
   return {
     id: r.id,
@@ -70,25 +70,25 @@ export class SqliteComputations implements ComputationRepository {
     );
   }
 
-  create(input: NewComputation): Computation {
+  create(input: NewComputation): ComputationRow {
     const id = newComputationId();
     this.insertStmt.run({ id, name: input.name, image: input.image, config: JSON.stringify(input.config), at: Date.now() });
     return this.require(id);
   }
 
-  get(id: string): Computation | null {
+  get(id: string): ComputationRow | null {
     const row = this.getStmt.get(id);
     return row === undefined ? null : toComputation(row);
   }
 
-  list(query: ComputationQuery = {}): Computation[] {
+  list(query: ComputationQuery = {}): ComputationRow[] {
     const limit = query.limit ?? DEFAULT_LIST_LIMIT;
     const offset = query.offset ?? 0;
     const rows = query.status === undefined ? this.listStmt.all(limit, offset) : this.listByStatusStmt.all(query.status, limit, offset);
     return rows.map(toComputation);
   }
 
-  update(id: string, patch: ComputationPatch): Computation {
+  update(id: string, patch: ComputationPatch): ComputationRow {
     const current = this.require(id);
     const report = patch.report === undefined ? current.report : patch.report;
     this.updateStmt.run({
@@ -101,7 +101,7 @@ export class SqliteComputations implements ComputationRepository {
     return this.require(id);
   }
 
-  private require(id: string): Computation {
+  private require(id: string): ComputationRow {
     const computation = this.get(id);
     if (computation === null) throw new ComputationNotFoundError(id);
     return computation;

@@ -33,7 +33,7 @@ const epochMetricsRow = z.object({
   instructions: z.number().nullable(),
   run_ms: z.number().nullable(),
   digest_ms: z.number().nullable(),
-  memory_pages: z.number().nullable(),
+  memory_bytes: z.number().nullable(),
   syscalls: z.number().nullable(),
   extra: z.string().nullable(),
 });
@@ -43,7 +43,7 @@ function toMetrics(r: z.infer<typeof epochMetricsRow>): EpochMetrics {
     instructions: r.instructions ?? 0,
     runMs: r.run_ms ?? 0,
     digestMs: r.digest_ms ?? 0,
-    memoryPages: r.memory_pages ?? 0,
+    memoryBytes: r.memory_bytes ?? 0,
     syscalls: r.syscalls ?? 0,
     ...(r.extra === null ? {} : { extra: parseJson(r.extra, numberRecord, `metrics of epoch ${r.epoch}`) }),
   };
@@ -138,7 +138,7 @@ const statsRow = z.object({
   metrics_bytes: z.number(),
   divergence_bytes: z.number(),
   delta_bytes: z.number(),
-  full_capture_pages: z.number(),
+  full_capture_bytes: z.number(),
 });
 
 export function toLogStats(row: unknown): LogStats {
@@ -151,7 +151,7 @@ export function toLogStats(row: unknown): LogStats {
     divergenceBytes: r.divergence_bytes,
     deltaBytes: r.delta_bytes,
     bytesLogged: r.metrics_bytes + r.divergence_bytes + r.delta_bytes,
-    fullCapturePages: r.full_capture_pages,
+    fullCaptureBytes: r.full_capture_bytes,
   };
 }
 
@@ -169,7 +169,7 @@ export class SqliteDiffLog implements DiffLogRepository {
   constructor(db: Database.Database) {
     this.insertEpochStmt = db.prepare('INSERT INTO epochs (computation_id, epoch, verified, at) VALUES (?, ?, ?, ?)');
     this.insertMetricsStmt = db.prepare(
-      `INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_pages, syscalls, extra)
+      `INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertDivergenceStmt = db.prepare(
@@ -179,7 +179,7 @@ export class SqliteDiffLog implements DiffLogRepository {
     this.insertDeltaStmt = db.prepare('INSERT INTO page_deltas (divergence_id, page, delta) VALUES (?, ?, ?)');
     this.readEpochsStmt = db.prepare(
       `SELECT e.id, e.computation_id, e.epoch, e.verified, e.at, m.vm_id, m.instructions, m.run_ms,
-              m.digest_ms, m.memory_pages, m.syscalls, m.extra
+              m.digest_ms, m.memory_bytes, m.syscalls, m.extra
        FROM epochs e LEFT JOIN epoch_metrics m ON m.epoch_id = e.id
        WHERE e.computation_id = ? AND e.epoch >= ? AND e.epoch <= ?
        ORDER BY e.id, m.vm_id`,
@@ -205,8 +205,8 @@ export class SqliteDiffLog implements DiffLogRepository {
             FROM divergences WHERE computation_id = @c) AS divergence_bytes,
          (SELECT COALESCE(SUM(16 + LENGTH(pd.delta)), 0) FROM page_deltas pd
             JOIN divergences d ON d.id = pd.divergence_id WHERE d.computation_id = @c) AS delta_bytes,
-         (SELECT COALESCE(SUM(m.memory_pages), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
-            WHERE e.computation_id = @c) AS full_capture_pages`,
+         (SELECT COALESCE(SUM(m.memory_bytes), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
+            WHERE e.computation_id = @c) AS full_capture_bytes`,
     );
     this.appendTx = db.transaction((batch: EpochAppend) => this.insertEpoch(batch));
   }
@@ -223,7 +223,7 @@ export class SqliteDiffLog implements DiffLogRepository {
     const epochId = this.insertEpochStmt.run(record.computationId, record.epoch, record.verified ? 1 : 0, at).lastInsertRowid;
     for (const [vmId, m] of Object.entries(record.metrics)) {
       const extra = m.extra === undefined ? null : JSON.stringify(m.extra);
-      this.insertMetricsStmt.run(epochId, vmId, m.instructions, m.runMs, m.digestMs, m.memoryPages, m.syscalls, extra);
+      this.insertMetricsStmt.run(epochId, vmId, m.instructions, m.runMs, m.digestMs, m.memoryBytes, m.syscalls, extra);
     }
     const divergenceIds = divergences.map(({ divergence, deltas }) => {
       const { kind, detail } = splitDivergence(divergence);

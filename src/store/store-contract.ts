@@ -15,13 +15,18 @@ export interface StoreSubject {
   open(location: string): Store;
 }
 
-function metrics(memoryPages: number, extra?: Record<string, number>): EpochMetrics {
-  return { instructions: 1000, runMs: 1.5, digestMs: 0.25, memoryPages, syscalls: 3, ...(extra ? { extra } : {}) };
+function metrics(memoryBytes: number, extra?: Record<string, number>): EpochMetrics {
+  return { instructions: 1000, runMs: 1.5, digestMs: 0.25, memoryBytes, syscalls: 3, ...(extra ? { extra } : {}) };
 }
 
 function epochBatch(computationId: string, epoch: number, deltaPages: number[] = []): EpochAppend {
   return {
-    record: { computationId, epoch, verified: deltaPages.length === 0, metrics: { p: metrics(16), s1: metrics(16, { lagMs: 2 }) } },
+    record: {
+      computationId,
+      epoch,
+      verified: deltaPages.length === 0,
+      metrics: { p: metrics(16 * 4096), s1: metrics(16 * 4096, { lagMs: 2 }) },
+    },
     divergences:
       deltaPages.length === 0
         ? []
@@ -139,7 +144,7 @@ export function storeContract(subject: StoreSubject): void {
           [4, false],
         ],
       );
-      assert.deepEqual(epochs[0]?.metrics, { p: metrics(16), s1: metrics(16, { lagMs: 2 }) });
+      assert.deepEqual(epochs[0]?.metrics, { p: metrics(16 * 4096), s1: metrics(16 * 4096, { lagMs: 2 }) });
 
       const first = store.difflog.readDivergences(id, { limit: 3 });
       assert.equal(first.items.length, 3);
@@ -275,9 +280,9 @@ export function storeContract(subject: StoreSubject): void {
       const stats = store.stats(id);
       assert.deepEqual([stats.epochs, stats.divergences, stats.pageDeltas], [2, 2, 2]);
       assert.equal(stats.deltaBytes, 2 * (16 + 4));
-      assert.equal(stats.fullCapturePages, 2 * 2 * 16);
+      assert.equal(stats.fullCaptureBytes, 2 * 2 * 16 * 4096);
       assert.equal(stats.bytesLogged, stats.metricsBytes + stats.divergenceBytes + stats.deltaBytes);
-      assert.ok(stats.bytesLogged < stats.fullCapturePages * 4096);
+      assert.ok(stats.bytesLogged < stats.fullCaptureBytes);
     });
   });
   test('a patch changes only the fields it gives, and can clear them', () => {

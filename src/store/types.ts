@@ -26,7 +26,7 @@ export interface NewComputation {
   readonly config: Json;
 }
 
-export interface Computation extends NewComputation {
+export interface ComputationRow extends NewComputation {
   /** `c-` + 10 base32 characters. */
   readonly id: string;
   readonly status: ComputationStatus;
@@ -52,11 +52,11 @@ export interface ComputationQuery {
 }
 
 export interface ComputationRepository {
-  create(input: NewComputation): Computation;
-  get(id: string): Computation | null;
-  list(query?: ComputationQuery): Computation[];
+  create(input: NewComputation): ComputationRow;
+  get(id: string): ComputationRow | null;
+  list(query?: ComputationQuery): ComputationRow[];
   /** Throws ComputationNotFoundError for an unknown id. */
-  update(id: string, patch: ComputationPatch): Computation;
+  update(id: string, patch: ComputationPatch): ComputationRow;
 }
 
 export type VmStatus = 'starting' | 'running' | 'ended';
@@ -255,11 +255,8 @@ export interface LogStats {
   readonly deltaBytes: number;
   /** metricsBytes + divergenceBytes + deltaBytes. */
   readonly bytesLogged: number;
-  /**
-   * Pages a full capture would have stored: the sum of `memoryPages` over every VM at every
-   * logged epoch. Multiply by the page size for full-capture bytes.
-   */
-  readonly fullCapturePages: number;
+  /** Bytes a full capture would have stored: `memoryBytes` summed over every VM at every logged epoch. */
+  readonly fullCaptureBytes: number;
 }
 
 export interface Store {

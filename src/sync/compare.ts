@@ -1,10 +1,10 @@
 // How a shadow's state differs from the primary's at one epoch, from their reports alone (no page
 // reads): the differing pages, registers/globals, output streams, and how each side ended.
 
-import { diffPageHashes } from '../difflog/page-diff.js';
 import type { OutputMismatch, RegisterDiff } from '../difflog/types.js';
 import type { EpochReport, VmEnd } from '../drivers/types.js';
 import { describeEnd } from '../drivers/vm-end.js';
+import { diffPageHashes } from '../pages/diff.js';
 
 export interface StateDifference {
   readonly pages: number[];

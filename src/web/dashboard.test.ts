@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { REPO_GUESTS, startTestService } from '../service/testing.js';
+import { REPO_GUESTS, startTestService } from '../api/testing.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(REPO_GUESTS, '..', '..', 'test-artifacts');

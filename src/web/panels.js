@@ -84,7 +84,8 @@ export function renderFacts(element, computation) {
     ['epoch', String(live?.epoch ?? report?.epochs ?? report?.epoch ?? '—')],
     ['replicas', live ? String(live.replicas.length) : '—'],
     ['exit', computation.exitCode === null ? '—' : String(computation.exitCode)],
-    ['args', (computation.config?.args ?? []).join(' ') || '—'],
+    ['driver', computation.config?.driver?.kind ?? '—'],
+    ['args', (computation.config?.driver?.args ?? computation.config?.driver?.kernelArgs ?? []).join(' ') || '—'],
     ['created', new Date(computation.createdAt).toLocaleString()],
   ];
   if (report?.end) facts.push(['end', report.end]);

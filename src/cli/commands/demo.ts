@@ -4,9 +4,10 @@
 
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONFIG } from '../../manager/config.js';
-import { launchWasm } from '../../manager/launch.js';
-import type { ComputationReport } from '../../manager/report.js';
+import { DEFAULT_CONFIG } from '../../computation/config.js';
+import { launch } from '../../computation/launch.js';
+import type { ComputationReport } from '../../computation/report.js';
+import { wasmComputation } from '../../computation/spec.js';
 import { Progress, summary, table } from '../display.js';
 import { parseCommandFlags, parseCount } from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
@@ -89,11 +90,8 @@ async function capture(
   const chunks: Buffer[] = [];
   const progress = new Progress(process.stderr, 'pipeline.wasm', quiet);
   try {
-    const report = await launchWasm({
-      wasmPath: PIPELINE,
-      args,
-      env: {},
-      config: { ...DEFAULT_CONFIG, ...overrides },
+    const report = await launch({
+      spec: wasmComputation({ module: PIPELINE, args, config: { ...DEFAULT_CONFIG, ...overrides } }),
       store,
       sink: { write: (stream, bytes) => (stream === 'stdout' ? chunks.push(Buffer.from(bytes)) : undefined) },
       observers: [progress],

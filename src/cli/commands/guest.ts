@@ -1,7 +1,7 @@
 // `shadowvm guest build [--out DIR]`: builds the default Linux guest the QEMU driver boots
 // (Debian kernel + busybox initramfs + base disk), from Debian's own packages only.
 
-import { buildGuest, defaultGuestDir } from '../../drivers/qemu/guest-build.js';
+import { buildGuest, defaultGuestDir } from '../../drivers/guest-image.js';
 import { parseCommandFlags, UsageError } from '../parse.js';
 
 export const GUEST_USAGE = `usage: shadowvm guest build [--out DIR]

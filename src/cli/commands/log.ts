@@ -48,7 +48,7 @@ export interface DiffLogView {
   readonly epochs: {
     epoch: number;
     verified: boolean;
-    vms: Record<string, { instructions: number; runMs: number; memoryPages: number; lagMs: number }>;
+    vms: Record<string, { instructions: number; runMs: number; memoryBytes: number; lagMs: number }>;
   }[];
   readonly divergences: (StoredDivergence & { deltaBytes: number })[];
   readonly events: StoredIntervention[];
@@ -78,7 +78,7 @@ export function readLog(store: Store, id: string, range: { from?: number; to?: n
       vms: Object.fromEntries(
         Object.entries(record.metrics).map(([vm, m]) => [
           vm,
-          { instructions: m.instructions, runMs: round(m.runMs), memoryPages: m.memoryPages, lagMs: round(m.extra?.lagMs ?? 0) },
+          { instructions: m.instructions, runMs: round(m.runMs), memoryBytes: m.memoryBytes, lagMs: round(m.extra?.lagMs ?? 0) },
         ]),
       ),
     })),
@@ -103,14 +103,14 @@ export function formatLog(log: DiffLogView, all: boolean): string {
     const events = eventsByEpoch.get(record.epoch) ?? [];
     if (!all && divergences.length === 0 && events.length === 0) continue;
     const primary = Object.values(record.vms)[0];
-    const memory = primary ? ` memory ${((primary.memoryPages * 4096) / 2 ** 20).toFixed(1)} MiB` : '';
+    const memory = primary ? ` memory ${(primary.memoryBytes / 2 ** 20).toFixed(1)} MiB` : '';
     lines.push(`epoch ${record.epoch}: ${record.verified ? 'verified' : 'not verified'}${memory}`);
     for (const d of divergences)
       lines.push(`  ≠ ${d.vmId}: ${d.kind}: ${d.summary}${d.deltaBytes > 0 ? ` (${d.deltaBytes} delta bytes)` : ''}`);
     for (const e of events) lines.push(`  • ${e.kind}: ${e.reason}`);
   }
   const { stats } = log;
-  const full = stats.fullCapturePages * 4096;
+  const full = stats.fullCaptureBytes;
   lines.push(
     `${stats.epochs} epoch records, ${stats.divergences} divergences, ${stats.pageDeltas} page deltas; ` +
       `${stats.bytesLogged} bytes logged vs ${full} bytes of full captures (${full > 0 ? `1/${Math.round(full / Math.max(stats.bytesLogged, 1))}` : 'n/a'})`,

@@ -3,11 +3,13 @@
 // `shadowvm run --driver qemu [-- kernel params]` does the same with a real Linux guest under QEMU.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { QemuDriver } from '../../drivers/qemu/driver.js';
-import { guestImage, guestImageHash } from '../../drivers/qemu/guest-build.js';
-import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../../manager/config.js';
-import { type Launch, launchWasm, runLaunch } from '../../manager/launch.js';
-import type { ComputationReport } from '../../manager/report.js';
+import { resolve } from 'node:path';
+import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../../computation/config.js';
+import { launch } from '../../computation/launch.js';
+import type { ComputationReport } from '../../computation/report.js';
+import { SPEC_VERSION, wasmComputation } from '../../computation/spec.js';
+import { defaultGuestDir } from '../../drivers/guest-image.js';
+import type { DriverSpec } from '../../drivers/spec.js';
 import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
 import { remoteRun, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { Progress, summary } from '../display.js';
@@ -104,22 +106,14 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         }
       },
     };
-    const qemu = driver === 'qemu' ? qemuLaunch(values, guestArgs) : undefined;
-    if (qemu?.driver.mode === 'free') {
-      common.writeLine(
-        `shadowvm: the guest's HTTP server (port 80) is at http://127.0.0.1:${await qemu.driver.httpPort()}; requests to it are mirrored to the shadows`,
-      );
-    }
-    report = qemu
-      ? await runLaunch({ ...common, ...qemu })
-      : await launchWasm({
-          ...common,
-          wasmPath: positionals[0] as string,
-          args: guestArgs,
-          env: Object.fromEntries((values.env ?? []).map(parseEnv)),
-          ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
-          stdinFd: 0,
-        });
+    report = await launch({
+      ...common,
+      spec: { version: SPEC_VERSION, driver: driverSpecFrom(values, positionals[0], guestArgs, config), config },
+      context: { stdinFd: 0 },
+      onEndpoints: (endpoints) => {
+        for (const endpoint of endpoints) common.writeLine(`shadowvm: ${endpoint.note}: ${endpoint.url}`);
+      },
+    });
   } finally {
     progress.clear();
     store.close();
@@ -176,18 +170,24 @@ function withDryRun(policy: Policy): Policy {
 
 type RunFlags = ReturnType<typeof parseFlags>['values'];
 
-/** The QEMU driver for one computation; guest args are extra kernel parameters. */
-function qemuLaunch(
-  values: RunFlags,
-  kernelArgs: readonly string[],
-): Pick<Launch, 'name' | 'image' | 'imageHash' | 'args'> & { driver: QemuDriver } {
-  const mode = values.mode ?? 'lockstep';
-  if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
-  const image = guestImage(values.image);
-  const epochMs =
-    values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
-  const driver = new QemuDriver({ mode, imageDir: image.dir, kernelArgs, ...(epochMs !== undefined ? { epochMs } : {}) });
-  return { driver, name: `linux-guest (${mode})`, image: image.dir, imageHash: guestImageHash(image), args: kernelArgs };
+/** The driver's spec: a wasm module with its argv, or the QEMU guest with extra kernel parameters. */
+function driverSpecFrom(values: RunFlags, module: string | undefined, guestArgs: readonly string[], config: ComputationConfig): DriverSpec {
+  if (values.driver === 'qemu') {
+    const mode = values.mode ?? 'lockstep';
+    if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
+    const epochMs =
+      values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
+    const image = resolve(values.image ?? defaultGuestDir);
+    return { kind: 'qemu', mode, image, kernelArgs: [...guestArgs], ...(epochMs !== undefined ? { epochMs } : {}) };
+  }
+  return wasmComputation({
+    module: module as string,
+    args: guestArgs,
+    env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+    ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
+    stdin: 'live',
+    config,
+  }).driver;
 }
 
 /** A QEMU guest's RAM is a file on tmpfs hashed every epoch: keep the default small. */

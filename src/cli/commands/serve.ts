@@ -4,8 +4,8 @@
 
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { startServer } from '../../api/server.js';
 import { Manager } from '../../service/manager.js';
-import { startServer } from '../../service/server.js';
 import { parseCommandFlags, parseCount } from '../parse.js';
 import { openStoreFromFlag } from '../store-flag.js';
 

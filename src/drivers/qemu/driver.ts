@@ -5,7 +5,7 @@
 // starts each shadow as a clone of the primary.
 import { mkdirSync, rmSync } from 'node:fs';
 import { freeLoopbackPort } from '../../free-port.js';
-import type { Agreement, DiversityProfile, Driver, Vm, VmEvents, VmRequest } from '../types.js';
+import type { Agreement, Capability, DiversityProfile, Driver, Endpoint, Vm, VmEvents, VmRequest } from '../types.js';
 import { QemuRequestError } from './errors.js';
 import { type GuestImage, guestImage } from './guest-build.js';
 import type { NicSpec } from './launch.js';
@@ -29,10 +29,21 @@ export interface QemuDriverOptions {
   readonly epochMs?: number;
 }
 
+/**
+ * Lockstep VMs are one vCPU (replay needs the recorder's exact machine) and their inputs travel in
+ * the record itself; free-running VMs get more vCPUs and corrupted mirrored input, but their
+ * epochs are wall-clock slices with no budget to change.
+ */
+const CAPABILITIES: Readonly<Record<ShadowingMode, ReadonlySet<Capability>>> = {
+  lockstep: new Set<Capability>(['checkpoint', 'pages', 'memory-limit', 'epoch-budget', 'bitflip']),
+  free: new Set<Capability>(['checkpoint', 'pages', 'memory-limit', 'cpu-limit', 'bitflip', 'corrupt-input']),
+};
+
 export class QemuDriver implements Driver {
   readonly name = 'qemu';
   readonly mode: ShadowingMode;
   readonly agreement: Agreement;
+  readonly capabilities: ReadonlySet<Capability>;
   private readonly image: GuestImage;
   private readonly runtime: RuntimeDir;
   private readonly checkpointDir: string;
@@ -50,6 +61,7 @@ export class QemuDriver implements Driver {
     this.options = options;
     this.mode = options.mode ?? 'lockstep';
     this.agreement = this.mode === 'lockstep' ? 'exact' : 'drift';
+    this.capabilities = CAPABILITIES[this.mode];
     this.image = guestImage(options.imageDir);
     this.runtime = RuntimeDir.create();
     this.checkpointDir = this.runtime.file('checkpoints');
@@ -62,6 +74,12 @@ export class QemuDriver implements Driver {
   async httpPort(): Promise<number> {
     this.hostPort ??= await freeLoopbackPort();
     return this.hostPort;
+  }
+
+  async endpoints(): Promise<readonly Endpoint[]> {
+    if (this.mode !== 'free') return [];
+    const url = `http://127.0.0.1:${await this.httpPort()}`;
+    return [{ name: 'http', url, note: "the guest's HTTP server (port 80); requests are mirrored to the shadows" }];
   }
 
   /** The runtime directory holding every file of this driver's VMs (for leak checks). */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { ComputationReport } from '../../manager/report.js';
+import type { ComputationReport } from '../../computation/report.js';
 import { httpGet } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ComputationReport } from '../../manager/report.js';
+import type { ComputationReport } from '../../computation/report.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { runtimeRoot } from './process.js';

@@ -728,7 +728,7 @@ export class QemuVm implements Vm {
         instructions,
         runMs,
         digestMs,
-        memoryPages: pagesInUse(digest.pageHashes, await zeroPageDigest()),
+        memoryBytes: pagesInUse(digest.pageHashes, await zeroPageDigest()) * pageSize,
         syscalls: 0,
         extra: {
           icount: this.icount,

@@ -1,10 +1,11 @@
 // The embedded default driver: each VM is a WASI guest in a worker thread (or a worker of a child
 // process with other V8 wasm tiers), all created from one instrumented module.
 
+import { closeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import type { DiversityProfile, Driver, Vm, VmRequest } from '../types.js';
+import type { EpochBounds } from '../spec.js';
+import type { Capability, DiversityProfile, Driver, Endpoint, Vm, VmRequest } from '../types.js';
 import { loadInstrumented } from './instrument/cache.js';
-import type { EpochPolicy } from './protocol.js';
 import { WasmVm } from './vm.js';
 
 export interface WasmImage {
@@ -15,7 +16,9 @@ export interface WasmImage {
   readonly inputDir?: string;
   /** The primary's stdin: an open file descriptor of this process, or none. */
   readonly stdinFd?: number;
-  readonly epochs: EpochPolicy;
+  /** The driver opened `stdinFd` itself and closes it when it closes. */
+  readonly closeStdin?: boolean;
+  readonly epochs: EpochBounds;
   readonly cacheDir?: string;
 }
 
@@ -24,10 +27,25 @@ interface WasmProfile extends DiversityProfile {
   readonly v8Flags?: readonly string[];
 }
 
-// Replicas in this process compile straight to TurboFan. With V8's default tiering a guest's
-// long-running function can stay in baseline (Liftoff) code for its whole run — V8 has no on-stack
-// replacement for wasm — which made run times vary up to 5× between identical replicas.
-setFlagsFromString('--no-liftoff');
+/**
+ * Replicas in this process compile straight to TurboFan. With V8's default tiering a guest's
+ * long-running function can stay in baseline (Liftoff) code for its whole run — V8 has no on-stack
+ * replacement for wasm — which made run times vary up to 5× between identical replicas. Set when
+ * the first driver opens, not on import: importing a module must not change the process.
+ */
+function compileWithTurbofan(): void {
+  setFlagsFromString('--no-liftoff');
+}
+
+/** What the wasm driver offers beyond the core (no CPU share: a replica is one thread). */
+const WASM_CAPABILITIES: ReadonlySet<Capability> = new Set<Capability>([
+  'checkpoint',
+  'pages',
+  'memory-limit',
+  'epoch-budget',
+  'bitflip',
+  'corrupt-input',
+]);
 
 export const WASM_PROFILES: readonly WasmProfile[] = [
   { name: 'thread/v8', dimensions: { host: 'worker-thread', engine: 'v8', tiers: 'turbofan' } },
@@ -46,6 +64,7 @@ export const WASM_PROFILES: readonly WasmProfile[] = [
 export class WasmDriver implements Driver {
   readonly name = 'wasm';
   readonly agreement = 'exact';
+  readonly capabilities = WASM_CAPABILITIES;
 
   private constructor(
     private readonly image: WasmImage,
@@ -57,6 +76,7 @@ export class WasmDriver implements Driver {
 
   /** Validates and instruments the guest (cached by module hash). Throws typed user errors. */
   static async open(image: WasmImage): Promise<WasmDriver> {
+    compileWithTurbofan();
     const instrumented = await loadInstrumented(image.wasm, image.cacheDir);
     const module = await WebAssembly.compile(instrumented.bytes);
     return new WasmDriver(image, module, instrumented.bytes, instrumented.globals, instrumented.moduleHash);
@@ -64,6 +84,10 @@ export class WasmDriver implements Driver {
 
   profiles(): readonly DiversityProfile[] {
     return WASM_PROFILES;
+  }
+
+  async endpoints(): Promise<readonly Endpoint[]> {
+    return [];
   }
 
   async createVm(request: VmRequest): Promise<Vm> {
@@ -75,6 +99,7 @@ export class WasmDriver implements Driver {
     const replay = request.restore ? [...request.restore.log.read(0)] : [];
     const live = request.role === 'primary' && this.image.stdinFd !== undefined;
     return new WasmVm({
+      driver: this,
       id: request.id,
       role: request.role,
       profile,
@@ -98,5 +123,7 @@ export class WasmDriver implements Driver {
     });
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    if (this.image.closeStdin && this.image.stdinFd !== undefined) closeSync(this.image.stdinFd);
+  }
 }

@@ -3,17 +3,8 @@
 // synchronously at epoch barriers and on replayed inputs, so host→replica messages are read with
 // receiveMessageOnPort, never with an event listener.
 
+import type { EpochBounds } from '../spec.js';
 import type { EpochReport, Fault, InputRecord, ResourceLimits, Role, SnapshotDelta, VmEnd } from '../types.js';
-
-/** How epochs are cut: by counted guest events, by syscalls, and by elapsed time at inputs. */
-export interface EpochPolicy {
-  /** Counted guest events (loop iterations, recursive calls) per epoch; 0 disables counting. */
-  readonly events: number;
-  /** Syscalls per epoch; 0 disables. Deterministic: no record needed. */
-  readonly syscalls: number;
-  /** The primary also ends an epoch at an input once this much wall time passed (recorded). */
-  readonly maxEpochMs: number;
-}
 
 export interface ReplicaInit {
   readonly vmId: string;
@@ -28,7 +19,7 @@ export interface ReplicaInit {
   readonly inputDir?: string;
   /** Primary only: where live stdin comes from: inherit fd 0, a file, or nothing. */
   readonly stdin: { readonly kind: 'fd'; readonly fd: number } | { readonly kind: 'none' };
-  readonly epochs: EpochPolicy;
+  readonly epochs: EpochBounds;
   readonly limits: ResourceLimits;
   /** Records replayed before the replica goes live (primary) or waits for more (shadow). */
   readonly replay: readonly InputRecord[];

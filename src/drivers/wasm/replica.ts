@@ -6,9 +6,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 import { type MessagePort, receiveMessageOnPort } from 'node:worker_threads';
-import { diffPageHashes } from '../../difflog/page-diff.js';
+import { diffPageHashes } from '../../pages/diff.js';
+import { createPageHasher, PAGE_SIZE, type PageHasher } from '../../pages/hash/page-hasher.js';
 import type { EpochReport, Fault, InputRecord, OutputChunk, ResourceLimits, SnapshotDelta, VmEnd } from '../types.js';
-import { createPageHasher, PAGE_SIZE, type PageHasher } from './hash/page-hasher.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
 import { createWasi, type InputGate, ProcExit, type Wasi } from './wasi/index.js';
 
@@ -246,7 +246,7 @@ export class Replica {
         instructions: Math.max(0, this.budgetStart - Math.max(0, remaining)),
         runMs,
         digestMs,
-        memoryPages: pageCount,
+        memoryBytes: pageCount * PAGE_SIZE,
         syscalls: this.syscallsInEpoch,
         extra: { inputWaitMs: this.blockedMs },
       },

@@ -1,6 +1,7 @@
 // The host side of one wasm VM: implements the driver capabilities by messaging its replica.
 
-import type { DiversityProfile, Fault, InputRecord, ResourceLimits, Role, SnapshotDelta, Vm, VmEnd, VmEvents } from '../types.js';
+import { ensureCapability, limitCapabilities } from '../capabilities.js';
+import type { DiversityProfile, Driver, Fault, InputRecord, ResourceLimits, Role, SnapshotDelta, Vm, VmEnd, VmEvents } from '../types.js';
 import { describeEnd } from '../vm-end.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
 import { ProcessReplicaHost, type ReplicaHost, ThreadReplicaHost } from './replica-host.js';
@@ -13,6 +14,8 @@ export interface WasmVmOptions {
   readonly init: Omit<ReplicaInit, 'signal'>;
   /** V8 flags of a separate replica process; undefined runs the replica in a worker thread here. */
   readonly v8Flags?: readonly string[];
+  /** The driver, whose capabilities bound what the VM is asked. */
+  readonly driver: Pick<Driver, 'name' | 'capabilities'>;
 }
 
 export class WasmVm implements Vm {
@@ -63,8 +66,6 @@ export class WasmVm implements Vm {
   async kill(reason: string): Promise<void> {
     const host = this.host;
     this.finish({ kind: 'killed', message: reason });
-    for (const resolve of this.pending.values()) resolve({ kind: 'error', message: `VM ${this.id} was stopped` });
-    this.pending.clear();
     await host?.kill();
   }
 
@@ -99,6 +100,7 @@ export class WasmVm implements Vm {
   }
 
   async adjust(change: ResourceLimits): Promise<ResourceLimits> {
+    for (const capability of limitCapabilities(change)) ensureCapability(this.options.driver, capability, 'this change of limits');
     if (!this.host) {
       this.init = { ...this.init, limits: { ...this.init.limits, ...change } };
       this.currentLimits = this.init.limits;
@@ -151,9 +153,12 @@ export class WasmVm implements Vm {
     }
   }
 
+  /** The VM is gone, however it ended: no request to it may stay pending. */
   private finish(end: VmEnd): void {
     if (this.gone) return;
     this.gone = true;
+    for (const resolve of this.pending.values()) resolve({ kind: 'error', message: `VM ${this.id} has ended (${describeEnd(end)})` });
+    this.pending.clear();
     this.startFailed?.(new Error(describeEnd(end)));
     this.startFailed = undefined;
     this.events.onGone(end);

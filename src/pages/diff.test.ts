@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { diffPageHashes } from './diff.js';
 import { DigestLengthError } from './errors.js';
-import { diffPageHashes } from './page-diff.js';
 
 function tableWith(pages: number): Uint8Array {
   return randomBytes(pages * 16);

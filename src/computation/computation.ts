@@ -1,7 +1,6 @@
 // One computation: a primary and its shadows, met at every epoch barrier. The loop of the mission
 // lives in resolveEpoch: sync → diff → vote → (rollback | re-fork) → commit → checkpoint.
 
-import { encodePageDelta } from '../difflog/xor-delta.js';
 import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import type {
   DiversityProfile,
@@ -18,6 +17,7 @@ import type {
 } from '../drivers/types.js';
 import { describeEnd } from '../drivers/vm-end.js';
 import { ShadowvmError } from '../errors.js';
+import { encodePageDelta } from '../pages/xor-delta.js';
 import { InputLog } from '../replication/input-log.js';
 import { compareReports, isIdentical, missingState, type StateDifference, stateKey } from '../sync/compare.js';
 import { type Verdict, vote } from '../sync/vote.js';

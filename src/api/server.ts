@@ -4,15 +4,15 @@
 
 import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { errorHandler, notFoundHandler } from '../api/errors.js';
-import { openApiDocument } from '../api/openapi.js';
-import { registerRoutes } from '../api/routes.js';
-import { registerEvents } from '../api/sse.js';
+import { TokenRequiredError, UnauthorizedError } from '../service/errors.js';
+import type { Manager } from '../service/manager.js';
+import { serviceMetrics } from '../service/metrics.js';
 import { isPublicPath, registerDashboard } from '../web/static.js';
 import { bearerToken, isLoopback, tokenMatches } from './auth.js';
-import { TokenRequiredError, UnauthorizedError } from './errors.js';
-import type { Manager } from './manager.js';
-import { serviceMetrics } from './metrics.js';
+import { errorHandler, notFoundHandler } from './errors.js';
+import { openApiDocument } from './openapi.js';
+import { registerRoutes } from './routes.js';
+import { registerEvents } from './sse.js';
 
 export interface ServerOptions {
   readonly manager: Manager;

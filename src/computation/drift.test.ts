@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { type Policy, parsePolicy } from '../policy/index.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
-import { launchWasm } from './launch.js';
+import { launch } from './launch.js';
+import { wasmComputation } from './spec.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-drift-'));
@@ -24,11 +25,8 @@ after(() => {
 
 async function run(name: string, args: string[], config: Partial<ComputationConfig>, policy?: Policy) {
   const chunks: Buffer[] = [];
-  const report = await launchWasm({
-    wasmPath: guest(name),
-    args,
-    env: {},
-    config: { ...DEFAULT_CONFIG, ...config },
+  const report = await launch({
+    spec: wasmComputation({ module: guest(name), args, config: { ...DEFAULT_CONFIG, ...config } }),
     store,
     sink: { write: (stream, bytes) => (stream === 'stdout' ? chunks.push(Buffer.from(bytes)) : undefined) },
     writeLine: () => {},

@@ -55,18 +55,18 @@ export function predictionScore(byFeature: Readonly<Record<string, number>>): nu
 
 export class DriftAnalysis implements EpochObserver {
   private readonly previousMemory = new Map<string, number>();
-  private previousLimitPages: number | undefined;
+  private previousLimitBytes: number | undefined;
   readonly decisions: Decision[] = [];
 
   constructor(private readonly options: DriftOptions) {}
 
   async observe(outcome: EpochOutcome): Promise<void> {
     const { computationId, engine, evaluator, intervener, store } = this.options;
-    const limitPages = Math.floor((this.options.limits().memoryBytes ?? 2 ** 32) / 4096);
+    const limitBytes = this.options.limits().memoryBytes ?? 2 ** 32;
     // A forecast is about the limit it was made for: once the limit moved, the policy's forecast
     // rule re-arms (null = no prediction this epoch) and judges the new limit from the next epoch.
-    const limitMoved = this.previousLimitPages !== undefined && this.previousLimitPages !== limitPages;
-    this.previousLimitPages = limitPages;
+    const limitMoved = this.previousLimitBytes !== undefined && this.previousLimitBytes !== limitBytes;
+    this.previousLimitBytes = limitBytes;
     const vms: VmFeatures[] = [];
     let primaryId: string | undefined;
     let primaryRunMs = 0;
@@ -88,11 +88,11 @@ export class DriftAnalysis implements EpochObserver {
           epoch: outcome.epoch,
           metrics: report.metrics,
           primaryRunMs,
-          ...(previous !== undefined ? { previousMemoryPages: previous } : {}),
-          memoryLimitPages: limitPages,
+          ...(previous !== undefined ? { previousMemoryBytes: previous } : {}),
+          memoryLimitBytes: limitBytes,
         }),
       );
-      this.previousMemory.set(vm.role === 'primary' ? 'primary' : vmId, report.metrics.memoryPages);
+      this.previousMemory.set(vm.role === 'primary' ? 'primary' : vmId, report.metrics.memoryBytes);
     }
     const pairs: PairFeatures[] = [];
     for (const vmId of outcome.reports.keys()) {

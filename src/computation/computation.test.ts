@@ -10,8 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
 import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
-import { launchWasm } from './launch.js';
+import { launch } from './launch.js';
 import type { ComputationReport } from './report.js';
+import { wasmComputation } from './spec.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-computation-'));
@@ -40,13 +41,16 @@ async function run(
     fd = openSync(path, 'r');
   }
   try {
-    const report = await launchWasm({
-      wasmPath: guest(name),
-      args,
-      env: { LANG: 'C' },
-      ...(options.inputDir ? { inputDir: options.inputDir } : {}),
-      ...(fd !== undefined ? { stdinFd: fd } : {}),
-      config: { ...DEFAULT_CONFIG, ...config },
+    const report = await launch({
+      spec: wasmComputation({
+        module: guest(name),
+        args,
+        env: { LANG: 'C' },
+        ...(options.inputDir ? { inputDir: options.inputDir } : {}),
+        stdin: fd !== undefined ? 'live' : 'none',
+        config: { ...DEFAULT_CONFIG, ...config },
+      }),
+      ...(fd !== undefined ? { context: { stdinFd: fd } } : {}),
       store,
       sink: { write: (stream, bytes) => (stream === 'stdout' ? chunks.push(Buffer.from(bytes)) : undefined) },
     });

@@ -1,13 +1,8 @@
 // What a computation is asked to do: validated once at the edge (CLI flags or API body).
 
 import { z } from 'zod';
+import { EpochBoundsSchema } from '../drivers/spec.js';
 import type { Fault } from '../drivers/types.js';
-
-export const EpochPolicySchema = z.strictObject({
-  events: z.number().int().min(0).describe('counted guest events per epoch (0: off)'),
-  syscalls: z.number().int().min(0).describe('syscalls per epoch (0: off)'),
-  maxEpochMs: z.number().min(0).describe('the primary ends an epoch at an input after this long (0: off)'),
-});
 
 export const PlannedFaultSchema = z.strictObject({
   /** "primary", "shadow1", "shadow2"… */
@@ -24,7 +19,7 @@ export const ComputationConfigSchema = z.strictObject({
   shadows: z.number().int().min(0).max(16),
   /** Diversity profile of each shadow in turn (cycled); the primary takes the driver's first. */
   shadowProfiles: z.array(z.string()).default([]),
-  epochs: EpochPolicySchema,
+  epochs: EpochBoundsSchema,
   checkpointEvery: z.number().int().min(1),
   memoryLimitBytes: z.number().int().positive(),
   maxEpochs: z.number().int().positive().optional(),

@@ -2,7 +2,7 @@
 // WebAssembly.Memory (no copy), and of arbitrary byte strings. The algorithm and why a one-chunk
 // change always shows is in digest-wat.ts.
 
-import { ShadowvmError } from '../../../errors.js';
+import { ShadowvmError } from '../../errors.js';
 import { DIGEST_BINARIES } from './digest-binaries.js';
 import { BLOCK_BYTES, OUTPUT_PAGE_CAPACITY } from './digest-wat.js';
 

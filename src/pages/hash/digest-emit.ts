@@ -1,5 +1,5 @@
 // Compiles the digest modules' text (digest-wat.ts) to binaries with binaryen. Run at
-// development time to regenerate digest-binaries.ts (`node dist/src/drivers/wasm/hash/digest-emit.js`);
+// development time to regenerate digest-binaries.ts (`node dist/src/pages/hash/digest-emit.js`);
 // a test checks the shipped binaries still match the text, so the two cannot drift apart.
 // The binaries are shipped because loading binaryen costs ~0.5 s in every replica's worker.
 

@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Manager } from '../service/manager.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { Store } from '../store/types.js';
-import { Manager } from './manager.js';
 import { startServer } from './server.js';
 
 /** guests/bin of the repository, from src/service or dist/src/service alike. */

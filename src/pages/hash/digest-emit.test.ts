@@ -7,6 +7,6 @@ test('the shipped digest binaries are what digest-wat.ts compiles to', () => {
   assert.deepEqual(
     emitDigestBinaries(),
     { ...DIGEST_BINARIES },
-    'regenerate: node dist/src/drivers/wasm/hash/digest-emit.js > src/drivers/wasm/hash/digest-binaries.ts',
+    'regenerate: node dist/src/pages/hash/digest-emit.js > src/pages/hash/digest-binaries.ts',
   );
 });
