@@ -246,7 +246,7 @@ export class Manager {
   }
 
   private async run(entry: Entry): Promise<void> {
-    const { id, request } = entry;
+    const { id } = entry;
     entry.phase = 'running';
     this.bus.publish('status', id, { phase: 'running' });
     try {
