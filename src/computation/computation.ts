@@ -220,6 +220,7 @@ export class Computation {
         onInputMismatch: (mismatch) => {
           slot.mismatch = mismatch;
         },
+        onRestored: () => {},
         onGone: (end) => this.onGone(slot, end),
       },
       ...(restore

@@ -14,8 +14,8 @@
 // - `onGone` comes exactly once, last, whether the guest ended, the host failed, or `kill` ran;
 // - a primary's input records have consecutive seqs, continuing the log it was restored from;
 // - two replicas of one image fed the same inputs report equal digests at every epoch;
-// - a restored VM checks its state against the target's digest and fails (it does not run on)
-//   when it differs;
+// - a restored VM checks its state against the target's digest: equal, it says so (onRestored)
+//   and runs on; different, it ends (onGone) and does not run on;
 // - `kill` is idempotent, and every promise a Vm method returned settles, at the latest when the
 //   VM is gone: no request outlives its VM.
 
@@ -125,6 +125,11 @@ export interface VmEvents {
   /** Only the primary records inputs. */
   onInput(record: InputRecord): void;
   onInputMismatch(mismatch: InputMismatch): void;
+  /**
+   * A VM restored to a checkpoint reached it and its state equals the checkpoint's digest (once,
+   * before any report of a later epoch). A state that differs ends the VM instead (onGone).
+   */
+  onRestored(epoch: number): void;
   /** The VM is gone for good (after its final epoch report, or on a host-side failure). */
   onGone(end: VmEnd): void;
 }

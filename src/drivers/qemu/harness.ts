@@ -51,6 +51,7 @@ export async function createReplica(
       },
       onInput: (record) => replica.inputs.push(record),
       onInputMismatch: () => undefined,
+      onRestored: () => undefined,
       onGone: (end) => {
         replica.gone = end;
         failed?.(new Error(`${id} gone: ${end.kind} ${'message' in end ? end.message : ''}`));
