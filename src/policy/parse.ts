@@ -117,8 +117,11 @@ export function parsePolicy(text: string, sourceName: string): Policy {
 }
 
 /** The policy used when the user gives no file. */
+/** The source of the policy that applies when none is given. */
+export const BUILT_IN_SOURCE = 'built-in defaults';
+
 export function defaultPolicy(): Policy {
-  return buildPolicy({}, 'built-in defaults');
+  return buildPolicy({}, BUILT_IN_SOURCE);
 }
 
 export async function loadPolicyFile(path: string): Promise<Policy> {

@@ -6,6 +6,7 @@ export const SERVICE_EVENT_TYPES = [
   'status',
   'epoch',
   'divergence',
+  'verdict',
   'score',
   'prediction',
   'intervention',

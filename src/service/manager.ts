@@ -151,7 +151,7 @@ export class Manager {
   live(id: string): LiveState | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    const replicas = entry.handle && entry.phase === 'running' ? entry.handle.computation.replicas() : [];
+    const replicas = entry.handle && entry.phase === 'running' ? entry.handle.computation.live() : [];
     const thresholds: Record<string, Threshold[]> = {};
     for (const [vmId, vm] of entry.replicas) {
       thresholds[vmId] = resolvePolicy(entry.policy, { id: vmId, ...vm }).levels.map(({ name, enter, exit }) => ({ name, enter, exit }));
@@ -177,7 +177,7 @@ export class Manager {
   }
 
   rollback(id: string, reason: string): void {
-    this.handle(id).computation.requestRollback(reason);
+    this.handle(id).computation.requestRollback(reason, 'api');
     this.bus.publish('event', id, { kind: 'note', epoch: this.entry(id).epoch, message: `rollback requested: ${reason}` });
   }
 
@@ -188,7 +188,7 @@ export class Manager {
     fault: { kind: 'bitflip'; bit: number; address?: number } | { kind: 'corrupt-input'; seq: number },
   ): Fault {
     const handle = this.handle(id);
-    const names = handle.computation.replicas().map((r) => r.name);
+    const names = handle.computation.live().map((r) => r.name);
     if (!names.includes(target)) throw new UnknownReplicaError(target, names);
     const entry = this.entry(id);
     const resolved: Fault =
@@ -261,12 +261,12 @@ export class Manager {
         onAction: (action) =>
           this.bus.publish('intervention', id, {
             epoch: action.epoch,
-            vmId: action.vm.id,
+            vmId: action.vmId,
             kind: action.kind,
-            level: action.level,
-            score: action.score,
+            actor: action.actor,
+            cause: action.cause,
             reason: action.reason,
-            outcome: `${action.outcome.status}: ${action.outcome.detail}`,
+            outcome: `${action.status}: ${action.outcome}`,
           }),
         onAnalysis: (analysis) => {
           for (const { vmId, score } of analysis.scores) entry.scores.set(vmId, score);
@@ -312,11 +312,23 @@ export class Manager {
           const { instructions, runMs, digestMs, memoryBytes } = report.metrics;
           vms[vmId] = { instructions, runMs, digestMs, memoryBytes, lagMs: outcome.lagMs.get(vmId) ?? 0 };
         }
-        this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, verdict: outcome.verdict.kind, vms });
+        this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, attempt: outcome.attempt, verdict: outcome.verdict.kind, vms });
+        if (outcome.verdict.kind !== 'agree') {
+          this.bus.publish('verdict', entry.id, {
+            epoch: outcome.epoch,
+            attempt: outcome.attempt,
+            kind: outcome.verdict.kind === 'unattributed' ? 'undecided' : outcome.verdict.kind,
+            blamed: outcome.blamed,
+          });
+        }
+        const primaryId = [...outcome.reports.keys()].find((vmId) => entry.replicas.get(vmId)?.role === 'primary');
         for (const [vmId, difference] of outcome.differences) {
           this.bus.publish('divergence', entry.id, {
             epoch: outcome.epoch,
+            attempt: outcome.attempt,
             vmId,
+            peerVmId: primaryId ?? null,
+            blamed: outcome.blamed,
             pageCount: difference.pages.length,
             pages: difference.pages.slice(0, 512),
             registers: difference.registers.map((r) => r.name),

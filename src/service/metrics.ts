@@ -54,7 +54,10 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
   };
   const epochs = make.counter('shadowvm_epochs_total', 'Epoch barriers resolved', ['computation']);
   const diffPages = make.counter('shadowvm_diff_pages_total', 'Pages that differed from the primary', ['computation', 'vm']);
-  const divergences = make.counter('shadowvm_divergences_total', 'Epochs at which a VM differed from the primary', ['computation', 'vm']);
+  const divergences = make.counter('shadowvm_divergences_total', 'Epochs at which the vote blamed a VM (or no majority decided: vm "undecided")', [
+    'computation',
+    'vm',
+  ]);
   const score = make.gauge('shadowvm_drift_score', 'Latest drift score (0..1) the policy judged', ['computation', 'vm']);
   const predictions = make.counter('shadowvm_predictions_total', 'Warning and failure predictions', ['computation', 'vm', 'level']);
   const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', [
@@ -102,9 +105,13 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
         return;
       }
       case 'divergence':
-        count(divergences, { computation, vm: String(data.vmId) });
         count(diffPages, { computation, vm: String(data.vmId) }, Number(data.pageCount));
         return;
+      case 'verdict': {
+        const blamed = Array.isArray(data.blamed) ? data.blamed.map(String) : [];
+        for (const vm of blamed.length > 0 ? blamed : ['undecided']) count(divergences, { computation, vm });
+        return;
+      }
       case 'score':
         for (const [vm, value] of Object.entries(data.scores as Record<string, number>)) setGauge(score, { computation, vm }, value);
         return;
@@ -115,7 +122,6 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
         count(interventions, { computation, kind: String(data.kind) });
         return;
       case 'event':
-        if (data.kind === 'rollback') count(interventions, { computation, kind: 'rollback-executed' });
         return;
       case 'status':
         refreshPhases();

@@ -8,6 +8,7 @@ import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../..
 import { launch } from '../../computation/launch.js';
 import type { ComputationReport } from '../../computation/report.js';
 import { SPEC_VERSION, wasmComputation } from '../../computation/spec.js';
+import { ShadowvmError } from '../../errors.js';
 import { defaultGuestDir } from '../../drivers/guest-image.js';
 import type { DriverSpec } from '../../drivers/spec.js';
 import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
@@ -91,6 +92,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const policy = await policyFrom(values.policy, values['dry-run'] === true);
   const store = openStoreFromFlag(values.store);
   let report: ComputationReport;
+  let created: string | undefined;
   try {
     const common = {
       config,
@@ -98,6 +100,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       sink: { write: (stream: string, bytes: Uint8Array) => (stream === 'stderr' ? process.stderr : process.stdout).write(bytes) },
       observers: [progress],
       onEvent: (event: Parameters<Progress['event']>[0]) => progress.event(event),
+      onAction: (action: Parameters<Progress['action']>[0]) => progress.action(action),
       policy,
       writeLine: (line: string) => {
         if (!quiet) {
@@ -106,13 +109,23 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         }
       },
     };
-    report = await launch({
-      ...common,
-      spec: { version: SPEC_VERSION, driver: driverSpecFrom(values, positionals[0], guestArgs, config), config },
-      context: { stdinFd: 0 },
-      onEndpoints: (endpoints) => {
-        for (const endpoint of endpoints) common.writeLine(`shadowvm: ${endpoint.note}: ${endpoint.url}`);
-      },
+    report = await untilSettled(
+      launch({
+        ...common,
+        spec: { version: SPEC_VERSION, driver: driverSpecFrom(values, positionals[0], guestArgs, config), config },
+        context: { stdinFd: 0 },
+        onEndpoints: (endpoints) => {
+          for (const endpoint of endpoints) common.writeLine(`shadowvm: ${endpoint.note}: ${endpoint.url}`);
+        },
+        onCreated: (id) => {
+          created = id;
+        },
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof ComputationStalledError && created !== undefined) {
+        store.computations.update(created, { status: 'failed', report: { end: error.message } });
+      }
+      throw error;
     });
   } finally {
     progress.clear();
@@ -169,6 +182,34 @@ function withDryRun(policy: Policy): Policy {
 }
 
 type RunFlags = ReturnType<typeof parseFlags>['values'];
+
+/** Nothing is left that could settle the computation: a bug of shadowvm's, reported as one. */
+export class ComputationStalledError extends ShadowvmError {
+  constructor() {
+    super(
+      'computation-stalled',
+      'internal error: the computation stopped without ending (nothing was left to wake it); its row is marked failed — please report this',
+      70,
+    );
+  }
+}
+
+/**
+ * The computation's result, or ComputationStalledError when the event loop empties first: a
+ * pending promise that nothing can settle would otherwise let the process exit 0 with no output.
+ */
+async function untilSettled<T>(running: Promise<T>): Promise<T> {
+  let onIdle: (() => void) | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    onIdle = () => reject(new ComputationStalledError());
+    process.once('beforeExit', onIdle);
+  });
+  try {
+    return await Promise.race([running, stalled]);
+  } finally {
+    if (onIdle) process.off('beforeExit', onIdle);
+  }
+}
 
 /** The driver's spec: a wasm module with its argv, or the QEMU guest with extra kernel parameters. */
 function driverSpecFrom(values: RunFlags, module: string | undefined, guestArgs: readonly string[], config: ComputationConfig): DriverSpec {

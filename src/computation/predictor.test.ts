@@ -59,8 +59,8 @@ test('a leaking guest: memory exhaustion is forecast and the limit raised before
   assert.equal(unattended.report.exitCode, 3, 'without intervention the guest runs out of memory');
   const attended = await run('leak', leakArgs, config);
   assert.equal(attended.report.exitCode, 0, attended.report.end);
-  const raises = attended.report.interventions.filter((i) => i.kind === 'raise-memory' && i.outcome.startsWith('applied'));
-  assert.ok(raises.length >= 1, `memory raised: ${JSON.stringify(attended.report.interventions)}`);
+  const raises = attended.report.actions.filter((a) => a.kind === 'raise-memory' && a.status === 'applied');
+  assert.ok(raises.length >= 1, `memory raised: ${JSON.stringify(attended.report.actions)}`);
   const failedAt = unattended.report.epochs;
   assert.ok(
     (raises[0]?.epoch ?? Infinity) < failedAt,
