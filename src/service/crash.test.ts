@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { call, REPO_GUESTS, waitFor } from '../api/testing.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 
 const SERVE = fileURLToPath(new URL('../cli/commands/serve.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-crash-'));
@@ -44,7 +44,7 @@ async function serve(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 function counts(id: string) {
-  const store = openSqliteStore({ path: join(dir, 'shadowvm.db') });
+  const store = openStore(join(dir, 'shadowvm.db'));
   try {
     let divergences = 0;
     let next: number | null | undefined;

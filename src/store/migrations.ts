@@ -3,6 +3,8 @@
 // same migrations with its own types (BIGINT, DOUBLE PRECISION, BYTEA, identity keys).
 // Migrations are append-only: never edit one that has shipped, add the next number instead.
 
+import { SchemaTooNewError } from './errors.js';
+
 /** Type names for one SQL dialect. */
 export interface ColumnTypes {
   /** An auto-assigned integer primary key. */
@@ -13,14 +15,6 @@ export interface ColumnTypes {
   readonly text: string;
   readonly blob: string;
 }
-
-export const SQLITE_TYPES: ColumnTypes = {
-  autoId: 'INTEGER PRIMARY KEY',
-  int: 'INTEGER',
-  real: 'REAL',
-  text: 'TEXT',
-  blob: 'BLOB',
-};
 
 export interface Migration {
   readonly version: number;
@@ -179,7 +173,12 @@ export const MIGRATIONS: readonly Migration[] = [initialSchema, memoryInBytes];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((latest, m) => Math.max(latest, m.version), 0);
 
-/** Migrations not yet applied, in the order to apply them. */
-export function pendingMigrations(applied: ReadonlySet<number>): Migration[] {
+/**
+ * Migrations not yet applied, in the order to apply them; SchemaTooNewError when the database at
+ * `location` has a version this code does not know.
+ */
+export function pendingMigrations(applied: ReadonlySet<number>, location: string): Migration[] {
+  const newest = Math.max(0, ...applied);
+  if (newest > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(location, newest, LATEST_SCHEMA_VERSION);
   return MIGRATIONS.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
 }

@@ -3,14 +3,21 @@
 // statement needs an earlier one's answer.
 
 import { z } from 'zod';
-import type { DivergenceId, EpochRecord, PageDelta } from '../difflog/types.js';
-import { ComputationNotFoundError } from './errors.js';
-import type { SqlStatement, SqlValue } from './postgres-channel.js';
-import type { PostgresConnection } from './postgres-connection.js';
-import { withReference } from './postgres-errors.js';
-import { insertRows, lastId, valuesList } from './postgres-sql.js';
-import { epochBounds, parseRow } from './rows.js';
-import { pageDeltaRow, pageLimit, splitDivergence, toDivergencePage, toEpochRecords, toLogStats } from './sqlite-difflog.js';
+import type { DivergenceId, EpochRecord, PageDelta } from '../../difflog/types.js';
+import { ComputationNotFoundError } from '../errors.js';
+import {
+  EPOCHS_SQL,
+  LOG_STATS_SQL,
+  metricsRows,
+  pageLimit,
+  splitDivergence,
+  toDivergencePage,
+  toEpochRecords,
+  toLogStats,
+  toPageDelta,
+} from '../rows/difflog.js';
+import { epochBounds, parseRow } from '../rows/parse.js';
+import type { SqlStatement, SqlValue } from '../rows/sql.js';
 import type {
   AppendedEpoch,
   DiffLogRepository,
@@ -21,26 +28,12 @@ import type {
   Paged,
   StoredDivergence,
   StoredEpochRecord,
-} from './types.js';
+} from '../types.js';
+import type { PostgresConnection } from './connection.js';
+import { withReference } from './errors.js';
+import { insertRows, lastId, valuesList } from './sql.js';
 
 const idRow = z.object({ id: z.number() });
-
-/** Payload sizes: 8 bytes per numeric column, the length of each text and blob (as SQLite counts). */
-const STATS_SQL = `SELECT
-  (SELECT COUNT(*) FROM epochs WHERE computation_id = $1) AS epochs,
-  (SELECT COUNT(*) FROM divergences WHERE computation_id = $1) AS divergences,
-  (SELECT COUNT(*) FROM page_deltas pd JOIN divergences d ON d.id = pd.divergence_id
-     WHERE d.computation_id = $1) AS page_deltas,
-  (SELECT COUNT(*) * 32 FROM epochs WHERE computation_id = $1)
-    + (SELECT COALESCE(SUM(48 + LENGTH(m.vm_id) + COALESCE(LENGTH(m.extra), 0)), 0)
-       FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id WHERE e.computation_id = $1)
-    AS metrics_bytes,
-  (SELECT COALESCE(SUM(32 + LENGTH(vm_id) + LENGTH(kind) + LENGTH(summary) + LENGTH(detail)), 0)
-     FROM divergences WHERE computation_id = $1) AS divergence_bytes,
-  (SELECT COALESCE(SUM(16 + LENGTH(pd.delta)), 0) FROM page_deltas pd
-     JOIN divergences d ON d.id = pd.divergence_id WHERE d.computation_id = $1) AS delta_bytes,
-  (SELECT COALESCE(SUM(m.memory_bytes), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
-     WHERE e.computation_id = $1) AS full_capture_bytes`;
 
 export class PostgresDiffLog implements DiffLogRepository {
   constructor(private readonly db: PostgresConnection) {}
@@ -56,16 +49,7 @@ export class PostgresDiffLog implements DiffLogRepository {
 
   readEpochs(computationId: string, range: EpochRange = {}): StoredEpochRecord[] {
     const { from, to } = epochBounds(range);
-    return toEpochRecords(
-      this.db.query(
-        `SELECT e.id, e.computation_id, e.epoch, e.verified, e.at, m.vm_id, m.instructions, m.run_ms,
-                m.digest_ms, m.memory_bytes, m.syscalls, m.extra
-         FROM epochs e LEFT JOIN epoch_metrics m ON m.epoch_id = e.id
-         WHERE e.computation_id = $1 AND e.epoch >= $2 AND e.epoch <= $3
-         ORDER BY e.id, m.vm_id`,
-        [computationId, from, to],
-      ),
-    );
+    return toEpochRecords(this.db.query(EPOCHS_SQL, [computationId, from, to]));
   }
 
   readDivergences(computationId: string, query: DivergenceQuery = {}): Paged<StoredDivergence> {
@@ -80,14 +64,13 @@ export class PostgresDiffLog implements DiffLogRepository {
   }
 
   readPageDeltas(divergenceId: DivergenceId): PageDelta[] {
-    return this.db.query('SELECT * FROM page_deltas WHERE divergence_id = $1 ORDER BY page', [divergenceId]).map((row) => {
-      const r = parseRow(pageDeltaRow, row, `page delta of divergence ${divergenceId}`);
-      return { divergenceId: r.divergence_id, page: r.page, delta: r.delta };
-    });
+    return this.db
+      .query('SELECT * FROM page_deltas WHERE divergence_id = $1 ORDER BY page', [divergenceId])
+      .map((row) => toPageDelta(row, divergenceId));
   }
 
   stats(computationId: string): LogStats {
-    return toLogStats(this.db.query(STATS_SQL, [computationId])[0]);
+    return toLogStats(this.db.query(LOG_STATS_SQL, [computationId])[0]);
   }
 }
 
@@ -98,15 +81,7 @@ export class PostgresDiffLog implements DiffLogRepository {
 function epochInsert(record: EpochRecord, at: number): SqlStatement {
   const params: SqlValue[] = [record.computationId, record.epoch, record.verified ? 1 : 0, at];
   const epoch = 'INSERT INTO epochs (computation_id, epoch, verified, at) VALUES ($1, $2, $3, $4)';
-  const metrics = Object.entries(record.metrics).map(([vmId, m]) => [
-    vmId,
-    m.instructions,
-    m.runMs,
-    m.digestMs,
-    m.memoryBytes,
-    m.syscalls,
-    m.extra === undefined ? null : JSON.stringify(m.extra),
-  ]);
+  const metrics = metricsRows(record.metrics);
   if (metrics.length === 0) return { sql: epoch, params };
   // Parameters in a VALUES list are typed text, hence the casts to the columns' types.
   const sql = `WITH epoch AS (${epoch} RETURNING id)

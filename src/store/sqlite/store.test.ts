@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from './errors.js';
-import { LATEST_SCHEMA_VERSION } from './migrations.js';
-import { openSqliteStore } from './sqlite.js';
-import { storeContract } from './store-contract.js';
-import type { Store } from './types.js';
+import { storeContract } from '../contract.js';
+import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations.js';
+import type { Store } from '../types.js';
+import { openSqliteStore } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NotAShadowvmDatabaseError, SchemaTooNewError } from './errors.js';
-import { LATEST_SCHEMA_VERSION } from './migrations.js';
-import { openPostgresStore } from './postgres.js';
-import { PostgresConnection } from './postgres-connection.js';
-import { PostgresConnectError, PostgresQueryError } from './postgres-errors.js';
-import { PASSWORD_ROLE, postgresUnavailable, startTestPostgres, type TestPostgres } from './postgres-testing.js';
-import { redactUrl } from './postgres-url.js';
-import { storeContract } from './store-contract.js';
+import { storeContract } from '../contract.js';
+import { NotAShadowvmDatabaseError, SchemaTooNewError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations.js';
+import { PostgresConnection } from './connection.js';
+import { PostgresConnectError, PostgresQueryError } from './errors.js';
+import { openPostgresStore } from './store.js';
+import { PASSWORD_ROLE, postgresUnavailable, startTestPostgres, type TestPostgres } from './testing.js';
+import { redactUrl } from './url.js';
 
 const unavailable = postgresUnavailable();
 

@@ -1,12 +1,12 @@
 // The audit trail in PostgreSQL: interventions with their reasons, and raised predictions.
 
-import { ComputationNotFoundError } from './errors.js';
-import type { PostgresConnection } from './postgres-connection.js';
-import { withReference } from './postgres-errors.js';
-import { insertRows } from './postgres-sql.js';
-import { epochBounds } from './rows.js';
-import { toIntervention, toPrediction } from './sqlite-audit.js';
-import type { AuditRepository, EpochRange, Intervention, Prediction, StoredIntervention, StoredPrediction } from './types.js';
+import { ComputationNotFoundError } from '../errors.js';
+import { toIntervention, toPrediction } from '../rows/audit.js';
+import { epochBounds } from '../rows/parse.js';
+import type { AuditRepository, EpochRange, Intervention, Prediction, StoredIntervention, StoredPrediction } from '../types.js';
+import type { PostgresConnection } from './connection.js';
+import { withReference } from './errors.js';
+import { insertRows } from './sql.js';
 
 export class PostgresAudit implements AuditRepository {
   constructor(private readonly db: PostgresConnection) {}

@@ -1,65 +1,11 @@
 // The audit trail in SQLite: interventions with their reasons, and raised predictions.
 
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
-import { ComputationNotFoundError } from './errors.js';
-import { epochBounds, jsonSchema, parseJson, parseRow } from './rows.js';
-import { withReference } from './sqlite-errors.js';
-import type { AuditRepository, EpochRange, Intervention, Prediction, StoredIntervention, StoredPrediction } from './types.js';
-
-const interventionRow = z.object({
-  id: z.number(),
-  computation_id: z.string(),
-  vm_id: z.string().nullable(),
-  epoch: z.number().nullable(),
-  kind: z.string(),
-  reason: z.string(),
-  score: z.number().nullable(),
-  outcome: z.string().nullable(),
-  detail: z.string().nullable(),
-  at: z.number(),
-});
-
-export function toIntervention(row: unknown): StoredIntervention {
-  const r = parseRow(interventionRow, row, 'intervention');
-  return {
-    id: r.id,
-    at: r.at,
-    computationId: r.computation_id,
-    vmId: r.vm_id,
-    epoch: r.epoch,
-    kind: r.kind,
-    reason: r.reason,
-    score: r.score,
-    outcome: r.outcome,
-    detail: r.detail === null ? null : parseJson(r.detail, jsonSchema, `detail of intervention ${r.id}`),
-  };
-}
-
-const predictionRow = z.object({
-  id: z.number(),
-  computation_id: z.string(),
-  vm_id: z.string(),
-  epoch: z.number(),
-  detector: z.string(),
-  score: z.number(),
-  level: z.enum(['warning', 'failure']),
-  at: z.number(),
-});
-
-export function toPrediction(row: unknown): StoredPrediction {
-  const r = parseRow(predictionRow, row, 'prediction');
-  return {
-    id: r.id,
-    at: r.at,
-    computationId: r.computation_id,
-    vmId: r.vm_id,
-    epoch: r.epoch,
-    detector: r.detector,
-    score: r.score,
-    level: r.level,
-  };
-}
+import { ComputationNotFoundError } from '../errors.js';
+import { toIntervention, toPrediction } from '../rows/audit.js';
+import { epochBounds } from '../rows/parse.js';
+import type { AuditRepository, EpochRange, Intervention, Prediction, StoredIntervention, StoredPrediction } from '../types.js';
+import { withReference } from './errors.js';
 
 export class SqliteAudit implements AuditRepository {
   private readonly insertInterventionStmt: Database.Statement;

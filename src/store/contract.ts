@@ -1,5 +1,5 @@
-// The behaviour every Store must have, whatever database is behind it: run by sqlite.test.ts and
-// postgres.test.ts against their own stores, so both are held to the same checks.
+// The behaviour every Store must have, whatever database is behind it: run by sqlite/store.test.ts
+// and postgres/store.test.ts against their own stores, so both are held to the same checks.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
