@@ -3,16 +3,30 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { VerdictRecord } from '../difflog/types.js';
 import type { EpochMetrics, InputRecord } from '../drivers/types.js';
-import { CheckpointNotFoundError, ComputationNotFoundError, InputLogOrderError, VmNotFoundError } from './errors.js';
+import {
+  AlertNotFoundError,
+  CheckpointNotFoundError,
+  ComputationNotFoundError,
+  InputLogOrderError,
+  VerdictNotFoundError,
+  VmNotFoundError,
+} from './errors.js';
 import { storedInputLog } from './input-log-reader.js';
-import type { EpochAppend, NewCheckpoint, Store } from './types.js';
+import type { SqlStatement, SqlValue } from './rows/sql.js';
+import type { EpochAppend, NewAction, NewCheckpoint, Store } from './types.js';
 
 /** How the contract reaches the store under test. */
 export interface StoreSubject {
   /** A new, empty database: a file path or a URL, different on every call. */
   fresh(): string;
   open(location: string): Store;
+  /**
+   * Leaves the fresh database at `location` as an older shadowvm would have: migrated up to
+   * schema `version` only, holding the rows `statements` insert (SQL both dialects run).
+   */
+  legacy(location: string, version: number, statements: readonly SqlStatement[]): void;
 }
 
 function metrics(memoryBytes: number, extra?: Record<string, number>): EpochMetrics {
@@ -24,6 +38,7 @@ function epochBatch(computationId: string, epoch: number, deltaPages: number[] =
     record: {
       computationId,
       epoch,
+      attempt: 1,
       verified: deltaPages.length === 0,
       metrics: { p: metrics(16 * 4096), s1: metrics(16 * 4096, { lagMs: 2 }) },
     },
@@ -35,7 +50,9 @@ function epochBatch(computationId: string, epoch: number, deltaPages: number[] =
               divergence: {
                 computationId,
                 epoch,
+                attempt: 1,
                 vmId: 's1',
+                peerVmId: 'p',
                 kind: 'pages',
                 summary: `${deltaPages.length} pages differ`,
                 pageCount: deltaPages.length,
@@ -46,7 +63,9 @@ function epochBatch(computationId: string, epoch: number, deltaPages: number[] =
               divergence: {
                 computationId,
                 epoch,
+                attempt: 1,
                 vmId: 's1',
+                peerVmId: 'p',
                 kind: 'registers',
                 summary: 'pc differs',
                 pageCount: 0,
@@ -56,6 +75,11 @@ function epochBatch(computationId: string, epoch: number, deltaPages: number[] =
             },
           ],
   };
+}
+
+/** The vote at an epoch whose replicas differed with no majority. */
+function undecided(computationId: string, epoch: number, attempt: number): Omit<VerdictRecord, 'resolution'> {
+  return { computationId, epoch, attempt, kind: 'undecided', blamed: [], majority: [], differing: ['p', 's1', 's2'] };
 }
 
 /** Registers the contract's tests (node:test) against the subject's stores. */
@@ -137,11 +161,11 @@ export function storeContract(subject: StoreSubject): void {
 
       const epochs = store.difflog.readEpochs(id, { from: 2, to: 4 });
       assert.deepEqual(
-        epochs.map((e) => [e.epoch, e.verified]),
+        epochs.map((e) => [e.epoch, e.attempt, e.verified]),
         [
-          [2, false],
-          [3, true],
-          [4, false],
+          [2, 1, false],
+          [3, 1, true],
+          [4, 1, false],
         ],
       );
       assert.deepEqual(epochs[0]?.metrics, { p: metrics(16 * 4096), s1: metrics(16 * 4096, { lagMs: 2 }) });
@@ -152,14 +176,14 @@ export function storeContract(subject: StoreSubject): void {
       const rest = store.difflog.readDivergences(id, { limit: 3, after: first.next });
       assert.equal(rest.next, null);
       assert.deepEqual(
-        [...first.items, ...rest.items].map((d) => [d.epoch, d.kind]),
+        [...first.items, ...rest.items].map((d) => [d.epoch, d.kind, d.attempt, d.vmId, d.peerVmId]),
         [
-          [2, 'pages'],
-          [2, 'registers'],
-          [4, 'pages'],
-          [4, 'registers'],
-          [6, 'pages'],
-          [6, 'registers'],
+          [2, 'pages', 1, 's1', 'p'],
+          [2, 'registers', 1, 's1', 'p'],
+          [4, 'pages', 1, 's1', 'p'],
+          [4, 'registers', 1, 's1', 'p'],
+          [6, 'pages', 1, 's1', 'p'],
+          [6, 'registers', 1, 's1', 'p'],
         ],
       );
       const registers = rest.items.find((d) => d.kind === 'registers');
@@ -228,45 +252,221 @@ export function storeContract(subject: StoreSubject): void {
     });
   });
 
-  test('audit trail and predictions round-trip', () => {
+  test('an epoch resolved again logs each attempt, in the order they were logged', () => {
     withStore(subject.fresh(), (store) => {
       const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
-      const stored = store.audit.appendIntervention({
+      const first = epochBatch(id, 3, [5]);
+      store.difflog.appendEpoch(first);
+      const retry = epochBatch(id, 3);
+      store.difflog.appendEpoch({ ...retry, record: { ...retry.record, attempt: 2 } });
+      assert.deepEqual(
+        store.difflog.readEpochs(id).map((e) => [e.epoch, e.attempt, e.verified]),
+        [
+          [3, 1, false],
+          [3, 2, true],
+        ],
+      );
+      const divergence = first.divergences[0]?.divergence;
+      assert.ok(divergence);
+      const { divergenceIds } = store.difflog.appendEpoch({
+        record: { ...retry.record, attempt: 3, verified: false },
+        divergences: [{ divergence: { ...divergence, attempt: 3, vmId: 's2', peerVmId: 's1' }, deltas: [] }],
+      });
+      const stored = store.difflog.readDivergences(id).items.find((d) => d.id === divergenceIds[0]);
+      assert.deepEqual([stored?.epoch, stored?.attempt, stored?.vmId, stored?.peerVmId], [3, 3, 's2', 's1']);
+    });
+  });
+
+  test('a verdict is logged with its epoch, read back by range in order, and settled once', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      assert.equal(store.difflog.appendEpoch(epochBatch(id, 1)).verdictId, null);
+      const decided: Omit<VerdictRecord, 'resolution'> = {
+        computationId: id,
+        epoch: 2,
+        attempt: 1,
+        kind: 'primary-diverged',
+        blamed: ['p'],
+        majority: ['s1', 's2'],
+        differing: [],
+      };
+      const first = store.difflog.appendEpoch({ ...epochBatch(id, 2, [4]), verdict: decided }).verdictId;
+      const second = store.difflog.appendEpoch({ ...epochBatch(id, 4, [4]), verdict: undecided(id, 4, 1) }).verdictId;
+      assert.ok(first !== null && second !== null);
+      assert.ok(second > first);
+
+      const verdicts = store.difflog.readVerdicts(id);
+      assert.deepEqual(
+        verdicts.map(({ id: _id, at: _at, ...verdict }) => verdict),
+        [
+          { ...decided, resolution: null },
+          { ...undecided(id, 4, 1), resolution: null },
+        ],
+      );
+      assert.deepEqual(
+        verdicts.map((v) => v.id),
+        [first, second],
+      );
+      assert.deepEqual(
+        store.difflog.readVerdicts(id, { from: 3 }).map((v) => v.epoch),
+        [4],
+      );
+      assert.deepEqual(store.difflog.readVerdicts(id, { to: 1 }), []);
+
+      store.difflog.resolveVerdict(second, { attempt: 2, kind: 'blamed', blamed: ['s1'] });
+      // A later settlement does not overwrite the first one.
+      store.difflog.resolveVerdict(second, { attempt: 3, kind: 'dropped', blamed: ['s2'] });
+      assert.deepEqual(
+        store.difflog.readVerdicts(id).map((v) => v.resolution),
+        [null, { attempt: 2, kind: 'blamed', blamed: ['s1'] }],
+      );
+      assert.throws(() => store.difflog.resolveVerdict(second + 1000, { attempt: 2, kind: 'transient', blamed: [] }), VerdictNotFoundError);
+    });
+  });
+
+  test('a failing epoch batch logs no verdict either', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      assert.throws(() => store.difflog.appendEpoch({ ...epochBatch(id, 1, [3, 3]), verdict: undecided(id, 1, 1) }));
+      assert.deepEqual(store.difflog.readVerdicts(id), []);
+      assert.deepEqual(store.difflog.readEpochs(id), []);
+    });
+  });
+
+  test('events are the timeline: appended and listed in order, for known computations only', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      const first = store.audit.appendEvent({
         computationId: id,
         vmId: 'p',
         epoch: 9,
         kind: 'rollback',
-        reason: 'failure predicted by cusum (score 7.2 > 5)',
-        score: 7.2,
-        outcome: 'rolled back to epoch 6',
-        detail: { checkpoint: 'k-x' },
+        message: 'rollback of the primary to verified checkpoint k-x (epoch 6)',
+        detail: { checkpoint: 'k-x', checkpointEpoch: 6 },
       });
-      assert.ok(stored.id > 0);
-      store.audit.appendIntervention({
+      const second = store.audit.appendEvent({
         computationId: id,
         vmId: null,
         epoch: null,
-        kind: 'alert',
-        reason: 'r',
-        score: null,
-        outcome: null,
+        kind: 'note',
+        message: 'policy replaced',
         detail: null,
       });
+      assert.ok(first.id > 0 && second.id > first.id);
+      assert.ok(first.at > 0);
+      assert.deepEqual(store.audit.listEvents(id), [first, second]);
       assert.deepEqual(
-        store.audit.listInterventions(id).map((i) => [i.kind, i.score, i.outcome, i.detail]),
+        store.audit.listEvents(id).map((e) => [e.kind, e.vmId, e.epoch, e.message, e.detail]),
         [
-          ['rollback', 7.2, 'rolled back to epoch 6', { checkpoint: 'k-x' }],
-          ['alert', null, null, null],
+          ['rollback', 'p', 9, 'rollback of the primary to verified checkpoint k-x (epoch 6)', { checkpoint: 'k-x', checkpointEpoch: 6 }],
+          ['note', null, null, 'policy replaced', null],
         ],
       );
-      store.audit.appendPredictions([
-        { computationId: id, vmId: 's1', epoch: 3, detector: 'ewma', score: 0.7, level: 'warning' },
+      assert.throws(
+        () => store.audit.appendEvent({ computationId: 'c-missing', vmId: null, epoch: 1, kind: 'note', message: 'm', detail: null }),
+        ComputationNotFoundError,
+      );
+    });
+  });
+
+  test('actions keep their actor and cause, one row per action, in order', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      const base: Omit<NewAction, 'cause' | 'actor'> = {
+        computationId: id,
+        epoch: 7,
+        kind: 'rollback',
+        vmId: 'p',
+        reason: 'the vote blamed the primary',
+        status: 'applied',
+        outcome: 'rolled back to epoch 6',
+        dryRun: false,
+      };
+      const actions: NewAction[] = [
+        { ...base, actor: 'vote', cause: { kind: 'verdict', epoch: 7, attempt: 1, verdict: 'primary-diverged', blamed: ['p'] } },
+        {
+          ...base,
+          kind: 'raise-memory',
+          actor: 'policy',
+          cause: { kind: 'prediction', predictionId: 12, rule: 'forecast.memory', level: null, score: 0.9 },
+          status: 'dry-run',
+          dryRun: true,
+        },
+        { ...base, kind: 'retry', vmId: null, actor: 'api', cause: { kind: 'request', reason: 'operator asked' } },
+      ];
+      const stored = actions.map((action) => store.audit.appendAction(action));
+      assert.deepEqual(
+        stored.map(({ id: _id, at: _at, ...action }) => action),
+        actions,
+      );
+      assert.deepEqual(store.audit.listActions(id), stored);
+      assert.ok(stored.every((action, i) => i === 0 || action.id > (stored[i - 1]?.id ?? Infinity)));
+      assert.throws(
+        () => store.audit.appendAction({ ...base, computationId: 'c-missing', actor: 'cli', cause: { kind: 'request', reason: 'r' } }),
+        ComputationNotFoundError,
+      );
+    });
+  });
+
+  test('alerts stay open until resolved, and keep their first resolution', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      const fired = store.audit.openAlert({
+        computationId: id,
+        vmId: 's1',
+        name: 'predict-failure',
+        severity: 'critical',
+        epoch: 5,
+        reason: 'score 0.91 at or above the enter threshold',
+      });
+      const other = store.audit.openAlert({
+        computationId: id,
+        vmId: 'p',
+        name: 'forecast-memory',
+        severity: 'warning',
+        epoch: 6,
+        reason: 'r',
+      });
+      assert.deepEqual([fired.resolvedEpoch, fired.resolvedAt, fired.resolution], [null, null, null]);
+      assert.ok(fired.firedAt > 0 && other.id > fired.id);
+
+      store.audit.resolveAlert(fired.id, { epoch: 9, reason: 'score back under the exit threshold' });
+      store.audit.resolveAlert(fired.id, { epoch: 12, reason: 'computation ended' });
+      const [resolved, open] = store.audit.listAlerts(id);
+      assert.deepEqual(
+        [resolved?.id, resolved?.name, resolved?.severity, resolved?.resolvedEpoch, resolved?.resolution],
+        [fired.id, 'predict-failure', 'critical', 9, 'score back under the exit threshold'],
+      );
+      assert.ok((resolved?.resolvedAt ?? 0) >= fired.firedAt);
+      assert.deepEqual(open, other);
+      assert.throws(() => store.audit.resolveAlert(other.id + 1000, { epoch: 1, reason: 'r' }), AlertNotFoundError);
+      assert.throws(
+        () => store.audit.openAlert({ computationId: 'c-missing', vmId: 'p', name: 'n', severity: 's', epoch: 1, reason: 'r' }),
+        ComputationNotFoundError,
+      );
+    });
+  });
+
+  test('predictions come back stored, with their ids, in the order given', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      assert.deepEqual(store.audit.appendPredictions([]), []);
+      const predictions = [
         { computationId: id, vmId: 's1', epoch: 8, detector: 'cusum', score: 7.2, level: 'failure' },
-      ]);
+        { computationId: id, vmId: 's1', epoch: 3, detector: 'ewma', score: 0.7, level: 'warning' },
+      ] as const;
+      const stored = store.audit.appendPredictions(predictions);
+      assert.deepEqual(
+        stored.map(({ id: _id, at: _at, ...p }) => p),
+        predictions,
+      );
+      assert.ok((stored[1]?.id ?? 0) > (stored[0]?.id ?? Infinity));
+      assert.deepEqual(store.audit.listPredictions(id), stored);
       assert.deepEqual(
         store.audit.listPredictions(id, { from: 5 }).map((p) => [p.epoch, p.detector, p.level]),
         [[8, 'cusum', 'failure']],
       );
+      assert.throws(() => store.audit.appendPredictions([{ ...predictions[0], computationId: 'c-missing' }]), ComputationNotFoundError);
     });
   });
 
@@ -285,6 +485,28 @@ export function storeContract(subject: StoreSubject): void {
       assert.ok(stats.bytesLogged < stats.fullCaptureBytes);
     });
   });
+
+  test('stats count a verdict with the divergences, by its payload bytes', () => {
+    withStore(subject.fresh(), (store) => {
+      const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
+      store.difflog.appendEpoch(epochBatch(id, 1, [1]));
+      const before = store.stats(id);
+      const verdict = undecided(id, 2, 1);
+      const { verdictId } = store.difflog.appendEpoch({ ...epochBatch(id, 2, [1]), verdict });
+      const after = store.stats(id);
+      // The second batch's divergences weigh what the first's did; the rest is the verdict's row:
+      // four numbers (id, epoch, attempt, time) and its texts.
+      const texts = [verdict.kind, JSON.stringify(verdict.blamed), JSON.stringify(verdict.majority), JSON.stringify(verdict.differing)];
+      const verdictBytes = 4 * 8 + texts.reduce((sum, text) => sum + text.length, 0);
+      assert.equal(after.divergenceBytes, 2 * before.divergenceBytes + verdictBytes);
+      assert.ok(verdictId !== null);
+      store.difflog.resolveVerdict(verdictId, { attempt: 2, kind: 'transient', blamed: [] });
+      const resolution = JSON.stringify({ attempt: 2, kind: 'transient', blamed: [] }).length;
+      assert.equal(store.stats(id).divergenceBytes, after.divergenceBytes + resolution);
+      assert.equal(store.stats(id).divergences, 4);
+    });
+  });
+
   test('a patch changes only the fields it gives, and can clear them', () => {
     withStore(subject.fresh(), (store) => {
       const { id } = store.computations.create({ name: 'x', image: 'x.wasm', config: null });
@@ -354,6 +576,151 @@ export function storeContract(subject: StoreSubject): void {
       assert.throws(() => store.checkpoints.save({ ...base, parentId: 'k-missing' }, [], []), CheckpointNotFoundError);
       assert.throws(() => store.checkpoints.save({ ...base, computationId: 'c-missing' }, [], []), ComputationNotFoundError);
       assert.equal(store.checkpoints.list(id).length, 2);
+    });
+  });
+
+  test('a schema 2 database upgrades to 3 with nothing lost', () => {
+    const location = subject.fresh();
+    const c = 'c-legacy00001';
+    const lone = 'c-legacy00002';
+    const epochId = (epoch: number) => `(SELECT id FROM epochs WHERE computation_id = '${c}' AND epoch = ${epoch})`;
+    const row = (sql: string, ...params: SqlValue[]): SqlStatement => ({ sql, params });
+    const computation = (id: string) =>
+      row(
+        `INSERT INTO computations (id, name, image, config, status, exit_code, report, created_at, updated_at)
+         VALUES ($1, 'sum', 'sum.wasm', '{}', 'succeeded', 0, NULL, 1000, 9000)`,
+        id,
+      );
+    const vm = (vmId: string, role: string, startedAt: number) =>
+      row(
+        `INSERT INTO vms (computation_id, vm_id, role, profile, status, end_state, started_at, ended_at)
+         VALUES ($1, $2, $3, '{"name":"thread/v8","dimensions":{}}', 'ended', NULL, $4, NULL)`,
+        c,
+        vmId,
+        role,
+        startedAt,
+      );
+    const epoch = (computationId: string, n: number, verified: number, at: number) =>
+      row('INSERT INTO epochs (computation_id, epoch, verified, at) VALUES ($1, $2, $3, $4)', computationId, n, verified, at);
+    const divergence = (computationId: string, n: number, at: number) =>
+      row(
+        `INSERT INTO divergences (computation_id, epoch, vm_id, kind, summary, page_count, detail, at)
+         VALUES ($1, $2, $3, 'pages', '1 page(s) differ (first: 7)', 1, '{}', $4)`,
+        computationId,
+        n,
+        `${computationId}/shadow1`,
+        at,
+      );
+    const intervention = (kind: string, reason: string, score: number | null, outcome: string | null, detail: string | null) =>
+      row(
+        `INSERT INTO interventions (computation_id, vm_id, epoch, kind, reason, score, outcome, detail, at)
+         VALUES ($1, $2, 2, $3, $4, $5, $6, $7, 6500)`,
+        c,
+        `${c}/primary`,
+        kind,
+        reason,
+        score,
+        outcome,
+        detail,
+      );
+    subject.legacy(location, 2, [
+      computation(c),
+      computation(lone),
+      vm(`${c}/primary`, 'primary', 1000),
+      vm(`${c}/shadow1`, 'shadow', 1000),
+      // The primary's second generation, after a rollback.
+      vm(`${c}/primary#2`, 'primary', 5000),
+      epoch(c, 1, 0, 2000),
+      epoch(c, 2, 1, 6000),
+      epoch(lone, 1, 0, 2000),
+      row(
+        `INSERT INTO epoch_metrics (epoch_id, vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra)
+         VALUES (${epochId(1)}, $1, 1000, 1.5, 0.25, 65536, 3, '{"lagMs":2}')`,
+        `${c}/primary`,
+      ),
+      divergence(c, 1, 2000),
+      divergence(c, 2, 6000),
+      divergence(lone, 1, 2000),
+      row(
+        `INSERT INTO page_deltas (divergence_id, page, delta)
+         VALUES ((SELECT id FROM divergences WHERE computation_id = $1 AND epoch = 1), 7, $2)`,
+        c,
+        new Uint8Array([0, 1, 2]),
+      ),
+      intervention('rollback', 'rollback of the primary to its initial state', null, null, '{"checkpoint":null}'),
+      intervention('alert', 'score 0.750 at or above warn', 0.75, 'queued: 1 sink', '{"level":"warn"}'),
+      row(
+        `INSERT INTO predictions (computation_id, vm_id, epoch, detector, score, level, at)
+         VALUES ($1, $2, 2, 'cusum', 7.5, 'failure', 6400)`,
+        c,
+        `${c}/primary`,
+      ),
+    ]);
+
+    withStore(location, (store) => {
+      assert.equal(store.computations.get(c)?.status, 'succeeded');
+      const epochs = store.difflog.readEpochs(c);
+      assert.deepEqual(
+        epochs.map((e) => [e.epoch, e.attempt, e.verified]),
+        [
+          [1, 1, false],
+          [2, 1, true],
+        ],
+      );
+      assert.deepEqual(epochs[0]?.metrics, {
+        [`${c}/primary`]: { instructions: 1000, runMs: 1.5, digestMs: 0.25, memoryBytes: 65536, syscalls: 3, extra: { lagMs: 2 } },
+      });
+
+      // Each divergence was compared with the primary running when it was logged.
+      const divergences = store.difflog.readDivergences(c).items;
+      assert.deepEqual(
+        divergences.map((d) => [d.epoch, d.attempt, d.vmId, d.peerVmId, d.kind, d.summary]),
+        [
+          [1, 1, `${c}/shadow1`, `${c}/primary`, 'pages', '1 page(s) differ (first: 7)'],
+          [2, 1, `${c}/shadow1`, `${c}/primary#2`, 'pages', '1 page(s) differ (first: 7)'],
+        ],
+      );
+      // With no primary on record the peer is unknown: the empty id, which names no VM.
+      assert.deepEqual(
+        store.difflog.readDivergences(lone).items.map((d) => d.peerVmId),
+        [''],
+      );
+      const firstDivergence = divergences[0];
+      assert.ok(firstDivergence);
+      assert.deepEqual(
+        store.difflog.readPageDeltas(firstDivergence.id).map((d) => [d.page, [...d.delta]]),
+        [[7, [0, 1, 2]]],
+      );
+
+      // Interventions are events now; an action record's score and outcome join its message.
+      const events = store.audit.listEvents(c);
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.vmId, e.epoch, e.message, e.detail, e.at]),
+        [
+          ['rollback', `${c}/primary`, 2, 'rollback of the primary to its initial state', { checkpoint: null }, 6500],
+          ['alert', `${c}/primary`, 2, 'score 0.750 at or above warn (score 0.75); queued: 1 sink', { level: 'warn' }, 6500],
+        ],
+      );
+      const next = store.audit.appendEvent({ computationId: c, vmId: null, epoch: 3, kind: 'note', message: 'after', detail: null });
+      assert.ok(events.every((e) => e.id < next.id));
+      assert.deepEqual(
+        store.audit.listPredictions(c).map((p) => [p.vmId, p.epoch, p.detector, p.score, p.level, p.at]),
+        [[`${c}/primary`, 2, 'cusum', 7.5, 'failure', 6400]],
+      );
+      assert.deepEqual([store.audit.listActions(c), store.audit.listAlerts(c), store.difflog.readVerdicts(c)], [[], [], []]);
+
+      // The upgraded log takes new records.
+      const retry = epochBatch(c, 2, [7]);
+      store.difflog.appendEpoch({ ...retry, record: { ...retry.record, attempt: 2 }, verdict: undecided(c, 2, 2) });
+      assert.deepEqual(
+        store.difflog.readEpochs(c).map((e) => [e.epoch, e.attempt]),
+        [
+          [1, 1],
+          [2, 1],
+          [2, 2],
+        ],
+      );
+      assert.equal(store.difflog.readVerdicts(c).length, 1);
     });
   });
 

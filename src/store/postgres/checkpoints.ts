@@ -3,15 +3,19 @@
 // its computation, then its page-table rows.
 
 import { CheckpointNotFoundError, ComputationNotFoundError } from '../errors.js';
-import { digestColumns, PAGE_STATS_SQL, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
+import { digestColumns, selectPageStats, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
 import { newCheckpointId } from '../rows/ids.js';
+import type { SqlRunner } from '../rows/sql.js';
 import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from '../types.js';
 import type { PostgresConnection } from './connection.js';
 import { withReference } from './errors.js';
 import { insertRows } from './sql.js';
 
 export class PostgresCheckpoints implements CheckpointRepository {
-  constructor(private readonly db: PostgresConnection) {}
+  constructor(
+    private readonly db: PostgresConnection,
+    private readonly runner: SqlRunner,
+  ) {}
 
   save(checkpoint: NewCheckpoint, entries: readonly PageTableEntry[], pages: readonly PageContent[]): CheckpointRecord {
     const id = newCheckpointId();
@@ -82,6 +86,6 @@ export class PostgresCheckpoints implements CheckpointRepository {
   }
 
   pageStats(): { readonly pages: number; readonly bytes: number } {
-    return toPageStats(this.db.query(PAGE_STATS_SQL)[0]);
+    return toPageStats(this.runner.query(selectPageStats())[0]);
   }
 }

@@ -4,14 +4,18 @@
 
 import type { InputRecord } from '../../drivers/types.js';
 import { ComputationNotFoundError, InputLogOrderError } from '../errors.js';
-import { DEFAULT_READ, INPUT_COUNT_SQL, toInput, toInputCount } from '../rows/inputs.js';
+import { DEFAULT_READ, selectInputCount, toInput, toInputCount } from '../rows/inputs.js';
+import type { SqlRunner } from '../rows/sql.js';
 import type { InputLogRepository } from '../types.js';
 import type { PostgresConnection } from './connection.js';
 import { PostgresQueryError, SqlState, withReference } from './errors.js';
 import { insertRows } from './sql.js';
 
 export class PostgresInputs implements InputLogRepository {
-  constructor(private readonly db: PostgresConnection) {}
+  constructor(
+    private readonly db: PostgresConnection,
+    private readonly runner: SqlRunner,
+  ) {}
 
   append(computationId: string, records: readonly InputRecord[]): void {
     const first = records[0];
@@ -48,6 +52,6 @@ export class PostgresInputs implements InputLogRepository {
   }
 
   count(computationId: string): number {
-    return toInputCount(this.db.query(INPUT_COUNT_SQL, [computationId])[0]);
+    return toInputCount(this.runner.query(selectInputCount(computationId))[0]);
   }
 }

@@ -3,16 +3,18 @@
 // ones as SQLite, with PostgreSQL's column types), and hands out the repositories.
 
 import { NotAShadowvmDatabaseError } from '../errors.js';
-import { type ColumnTypes, migrationsTable, pendingMigrations } from '../migrations.js';
+import { type ColumnTypes, LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations } from '../migrations.js';
+import { SqlAudit } from '../rows/audit.js';
+import { SqlDiffLog } from '../rows/difflog.js';
 import { appliedVersions, tableNames } from '../rows/parse.js';
 import type { LogStats, Store } from '../types.js';
-import { PostgresAudit } from './audit.js';
 import { PostgresCheckpoints } from './checkpoints.js';
 import { PostgresComputations, PostgresVms } from './computations.js';
 import { DEFAULT_TIMEOUT_MS, PostgresConnection } from './connection.js';
-import { PostgresDiffLog } from './difflog.js';
+import { postgresEpochWriter } from './difflog.js';
 import { PostgresQueryError, SqlState } from './errors.js';
 import { PostgresInputs } from './inputs.js';
+import { postgresRunner } from './runner.js';
 import { redactUrl } from './url.js';
 
 /** PostgreSQL's names for the migrations' column types. */
@@ -55,11 +57,11 @@ function isUniqueViolation(error: unknown): boolean {
 }
 
 /**
- * Applies what is pending, each migration in one transaction that starts by recording its
- * version: a second process migrating at the same time blocks on that row, then fails on its key
- * once the first commits, and goes on knowing the migration is in.
+ * Applies what is pending up to schema version `target`, each migration in one transaction that
+ * starts by recording its version: a second process migrating at the same time blocks on that
+ * row, then fails on its key once the first commits, and goes on knowing the migration is in.
  */
-function migrate(db: PostgresConnection, location: string): void {
+export function migrate(db: PostgresConnection, location: string, target = LATEST_SCHEMA_VERSION): void {
   try {
     db.query(migrationsTable(POSTGRES_TYPES));
   } catch (error) {
@@ -67,7 +69,7 @@ function migrate(db: PostgresConnection, location: string): void {
     if (!isUniqueViolation(error)) throw error;
   }
   const applied = appliedVersions(db.query('SELECT version FROM schema_migrations'));
-  for (const migration of pendingMigrations(applied, location)) {
+  for (const migration of pendingMigrations(applied, location, target)) {
     try {
       db.transaction([
         {
@@ -85,21 +87,22 @@ function migrate(db: PostgresConnection, location: string): void {
 class PostgresStore implements Store {
   readonly computations: PostgresComputations;
   readonly vms: PostgresVms;
-  readonly difflog: PostgresDiffLog;
+  readonly difflog: SqlDiffLog;
   readonly inputs: PostgresInputs;
   readonly checkpoints: PostgresCheckpoints;
-  readonly audit: PostgresAudit;
+  readonly audit: SqlAudit;
 
   constructor(
     private readonly db: PostgresConnection,
     readonly location: string,
   ) {
+    const runner = postgresRunner(db);
     this.computations = new PostgresComputations(db);
     this.vms = new PostgresVms(db);
-    this.difflog = new PostgresDiffLog(db);
-    this.inputs = new PostgresInputs(db);
-    this.checkpoints = new PostgresCheckpoints(db);
-    this.audit = new PostgresAudit(db);
+    this.difflog = new SqlDiffLog(runner, postgresEpochWriter(db));
+    this.inputs = new PostgresInputs(db, runner);
+    this.checkpoints = new PostgresCheckpoints(db, runner);
+    this.audit = new SqlAudit(runner);
   }
 
   stats(computationId: string): LogStats {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { StateDigest } from '../../drivers/types.js';
 import type { CheckpointRecord, PageTableEntry } from '../types.js';
 import { bytes, flag, parseJson, parseRow, stringRecord } from './parse.js';
+import type { SqlStatement } from './sql.js';
 
 const checkpointRow = z.object({
   id: z.string(),
@@ -74,7 +75,9 @@ export function toPageBytes(row: unknown, key: string): Uint8Array {
 }
 
 /** Distinct pages stored and their bytes, over all computations. */
-export const PAGE_STATS_SQL = 'SELECT COUNT(*) AS pages, COALESCE(SUM(LENGTH(bytes)), 0) AS bytes FROM pages';
+export function selectPageStats(): SqlStatement {
+  return { sql: 'SELECT COUNT(*) AS pages, COALESCE(SUM(LENGTH(bytes)), 0) AS bytes FROM pages', params: [] };
+}
 
 const pageStatsRow = z.object({ pages: z.number(), bytes: z.number() });
 

@@ -1,27 +1,124 @@
-// Differential log rows as both stores write and read them: epochs with their metrics,
-// divergences (kind-specific detail as JSON), page deltas, and the log's statistics.
+// The differential log, implemented once for both stores: epochs with every VM's metrics,
+// divergences (their kind-specific detail as JSON) with page deltas, the vote's verdicts, and
+// the log's statistics. Only writing an epoch's records in one transaction differs by database
+// (sqlite/difflog.ts, postgres/difflog.ts); every other statement runs on both as written.
 
 import { z } from 'zod';
-import type { Divergence, DivergenceDetail, DivergenceId, PageDelta } from '../../difflog/types.js';
+import type {
+  Divergence,
+  DivergenceDetail,
+  DivergenceId,
+  EpochRecord,
+  PageDelta,
+  VerdictId,
+  VerdictRecord,
+  VerdictResolution,
+} from '../../difflog/types.js';
 import type { EpochMetrics } from '../../drivers/types.js';
-import type { DivergenceQuery, LogStats, Paged, StoredDivergence, StoredEpochRecord } from '../types.js';
-import { bytes, flag, numberRecord, parseJson, parseRow } from './parse.js';
-import type { SqlValue } from './sql.js';
+import { ComputationNotFoundError, VerdictNotFoundError } from '../errors.js';
+import type {
+  AppendedEpoch,
+  DiffLogRepository,
+  DivergenceQuery,
+  EpochAppend,
+  EpochRange,
+  LogStats,
+  Paged,
+  StoredDivergence,
+  StoredEpochRecord,
+  StoredVerdict,
+  Timestamp,
+} from '../types.js';
+import { bytes, epochBounds, flag, numberRecord, parseJson, parseRow } from './parse.js';
+import { type SqlRunner, type SqlStatement, type SqlValue, updateOnce } from './sql.js';
 
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
+/** Writes everything one epoch resolution logged, in one transaction, and returns the ids it assigned. */
+export type EpochWriter = (batch: EpochAppend) => AppendedEpoch;
 
-/** Epoch rows joined with their metrics, one row per epoch and VM; $1 computation, $2 and $3 the epoch bounds. */
-export const EPOCHS_SQL = `SELECT e.id, e.computation_id, e.epoch, e.verified, e.at, m.vm_id, m.instructions, m.run_ms,
-         m.digest_ms, m.memory_bytes, m.syscalls, m.extra
-  FROM epochs e LEFT JOIN epoch_metrics m ON m.epoch_id = e.id
-  WHERE e.computation_id = $1 AND e.epoch >= $2 AND e.epoch <= $3
-  ORDER BY e.id, m.vm_id`;
+export class SqlDiffLog implements DiffLogRepository {
+  constructor(
+    private readonly db: SqlRunner,
+    private readonly write: EpochWriter,
+  ) {}
+
+  appendEpoch(batch: EpochAppend): AppendedEpoch {
+    return this.db.withReference(
+      () => this.write(batch),
+      () => new ComputationNotFoundError(batch.record.computationId),
+    );
+  }
+
+  readEpochs(computationId: string, range: EpochRange = {}): StoredEpochRecord[] {
+    return toEpochRecords(this.db.query(selectEpochs(computationId, range)));
+  }
+
+  readDivergences(computationId: string, query: DivergenceQuery = {}): Paged<StoredDivergence> {
+    const limit = pageLimit(query);
+    // One row more than the page: it tells whether a next page exists.
+    const rows = this.db.query(selectDivergences(computationId, query, limit + 1));
+    const items = rows.slice(0, limit).map(toDivergence);
+    const last = items[items.length - 1];
+    return { items, next: rows.length > limit && last !== undefined ? last.id : null };
+  }
+
+  readPageDeltas(divergenceId: DivergenceId): PageDelta[] {
+    return this.db.query(selectPageDeltas(divergenceId)).map((row) => toPageDelta(row, divergenceId));
+  }
+
+  readVerdicts(computationId: string, range: EpochRange = {}): StoredVerdict[] {
+    return this.db.query(selectVerdicts(computationId, range)).map(toVerdict);
+  }
+
+  resolveVerdict(id: VerdictId, resolution: VerdictResolution): void {
+    updateOnce(this.db.query, updateVerdictResolution(id, resolution), selectVerdictId(id), () => new VerdictNotFoundError(id));
+  }
+
+  stats(computationId: string): LogStats {
+    return toLogStats(this.db.query(selectLogStats(computationId))[0]);
+  }
+}
+
+// ---- epochs -------------------------------------------------------------------------------------
+
+/** Inserts an epoch row (its metrics go separately) and RETURNs its id. */
+export function insertEpoch(record: EpochRecord, at: Timestamp): SqlStatement {
+  return {
+    sql: 'INSERT INTO epochs (computation_id, epoch, attempt, verified, at) VALUES ($1, $2, $3, $4, $5) RETURNING id',
+    params: [record.computationId, record.epoch, record.attempt, record.verified ? 1 : 0, at],
+  };
+}
+
+/** A metrics map as epoch_metrics rows: vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra. */
+export function metricsRows(metrics: Readonly<Record<string, EpochMetrics>>): SqlValue[][] {
+  return Object.entries(metrics).map(([vmId, m]) => [
+    vmId,
+    m.instructions,
+    m.runMs,
+    m.digestMs,
+    m.memoryBytes,
+    m.syscalls,
+    m.extra === undefined ? null : JSON.stringify(m.extra),
+  ]);
+}
+
+/** Epoch rows joined with their metrics, one row per epoch and VM, in the order they were logged. */
+function selectEpochs(computationId: string, range: EpochRange): SqlStatement {
+  const { from, to } = epochBounds(range);
+  return {
+    sql: `SELECT e.id, e.computation_id, e.epoch, e.attempt, e.verified, e.at, m.vm_id, m.instructions, m.run_ms,
+                 m.digest_ms, m.memory_bytes, m.syscalls, m.extra
+          FROM epochs e LEFT JOIN epoch_metrics m ON m.epoch_id = e.id
+          WHERE e.computation_id = $1 AND e.epoch >= $2 AND e.epoch <= $3
+          ORDER BY e.id, m.vm_id`,
+    params: [computationId, from, to],
+  };
+}
 
 const epochMetricsRow = z.object({
   id: z.number(),
   computation_id: z.string(),
   epoch: z.number(),
+  attempt: z.number(),
   verified: flag,
   at: z.number(),
   vm_id: z.string().nullable(),
@@ -44,32 +141,61 @@ function toMetrics(r: z.infer<typeof epochMetricsRow>): EpochMetrics {
   };
 }
 
-/** The rows of EPOCHS_SQL as records, each epoch with the metrics of every VM. */
-export function toEpochRecords(rows: readonly unknown[]): StoredEpochRecord[] {
+/** The rows of selectEpochs as records, each epoch with the metrics of every VM. */
+function toEpochRecords(rows: readonly unknown[]): StoredEpochRecord[] {
   const records: StoredEpochRecord[] = [];
   let current: { id: number; metrics: Record<string, EpochMetrics> } | null = null;
   for (const row of rows) {
     const r = parseRow(epochMetricsRow, row, 'epoch record');
     if (current === null || current.id !== r.id) {
       current = { id: r.id, metrics: {} };
-      records.push({ computationId: r.computation_id, epoch: r.epoch, verified: r.verified, at: r.at, metrics: current.metrics });
+      records.push({
+        computationId: r.computation_id,
+        epoch: r.epoch,
+        attempt: r.attempt,
+        verified: r.verified,
+        at: r.at,
+        metrics: current.metrics,
+      });
     }
     if (r.vm_id !== null) current.metrics[r.vm_id] = toMetrics(r);
   }
   return records;
 }
 
-/** A metrics map as epoch_metrics rows: vm_id, instructions, run_ms, digest_ms, memory_bytes, syscalls, extra. */
-export function metricsRows(metrics: Readonly<Record<string, EpochMetrics>>): SqlValue[][] {
-  return Object.entries(metrics).map(([vmId, m]) => [
-    vmId,
-    m.instructions,
-    m.runMs,
-    m.digestMs,
-    m.memoryBytes,
-    m.syscalls,
-    m.extra === undefined ? null : JSON.stringify(m.extra),
-  ]);
+// ---- divergences and page deltas ----------------------------------------------------------------
+
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+
+/**
+ * The peer of a divergence logged before schema 3 whose computation has no primary VM on record
+ * (migration 3 derives it otherwise): no VM has an empty id, so it names none.
+ */
+const UNKNOWN_PEER_VM_ID = '';
+
+/** Inserts a divergence and RETURNs its id. */
+export function insertDivergence(divergence: Divergence, at: Timestamp): SqlStatement {
+  const { computationId, epoch, attempt, vmId, peerVmId, summary, pageCount, kind, ...detail } = divergence;
+  return {
+    sql: `INSERT INTO divergences (computation_id, epoch, attempt, vm_id, peer_vm_id, kind, summary, page_count, detail, at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
+    params: [computationId, epoch, attempt, vmId, peerVmId, kind, summary, pageCount, JSON.stringify(detail), at],
+  };
+}
+
+/** The page size a divergence query asks for, clamped to what one read may return. */
+function pageLimit(query: DivergenceQuery): number {
+  return Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
+}
+
+function selectDivergences(computationId: string, query: DivergenceQuery, limit: number): SqlStatement {
+  const { from, to } = epochBounds(query);
+  return {
+    sql: `SELECT * FROM divergences WHERE computation_id = $1 AND epoch >= $2 AND epoch <= $3 AND id > $4
+          ORDER BY id LIMIT $5`,
+    params: [computationId, from, to, query.after ?? 0, limit],
+  };
 }
 
 /** The kind-specific part of a divergence, as stored in its `detail` column (with `kind` beside it). */
@@ -91,7 +217,9 @@ const divergenceRow = z.object({
   id: z.number(),
   computation_id: z.string(),
   epoch: z.number(),
+  attempt: z.number(),
   vm_id: z.string(),
+  peer_vm_id: z.string().nullable(),
   kind: z.string(),
   summary: z.string(),
   page_count: z.number(),
@@ -109,54 +237,135 @@ function toDivergence(row: unknown): StoredDivergence {
     at: r.at,
     computationId: r.computation_id,
     epoch: r.epoch,
+    attempt: r.attempt,
     vmId: r.vm_id,
+    peerVmId: r.peer_vm_id ?? UNKNOWN_PEER_VM_ID,
     summary: r.summary,
     pageCount: r.page_count,
     ...detail,
   };
 }
 
-/** The columns a divergence shares with every kind, and the rest as its detail. */
-export function splitDivergence(divergence: Divergence): { kind: string; detail: string } {
-  const { computationId: _c, epoch: _e, vmId: _v, summary: _s, pageCount: _p, kind, ...detail } = divergence;
-  return { kind, detail: JSON.stringify(detail) };
-}
-
-/** The page size a divergence query asks for, clamped to what one read may return. */
-export function pageLimit(query: DivergenceQuery): number {
-  return Math.min(Math.max(query.limit ?? DEFAULT_PAGE, 1), MAX_PAGE);
-}
-
-/** Divergence rows fetched with one more than `limit` as a page; the extra row tells a next page exists. */
-export function toDivergencePage(rows: readonly unknown[], limit: number): Paged<StoredDivergence> {
-  const items = rows.slice(0, limit).map(toDivergence);
-  const last = items[items.length - 1];
-  return { items, next: rows.length > limit && last !== undefined ? last.id : null };
+function selectPageDeltas(divergenceId: DivergenceId): SqlStatement {
+  return { sql: 'SELECT * FROM page_deltas WHERE divergence_id = $1 ORDER BY page', params: [divergenceId] };
 }
 
 const pageDeltaRow = z.object({ divergence_id: z.number(), page: z.number(), delta: bytes });
 
-export function toPageDelta(row: unknown, divergenceId: DivergenceId): PageDelta {
+function toPageDelta(row: unknown, divergenceId: DivergenceId): PageDelta {
   const r = parseRow(pageDeltaRow, row, `page delta of divergence ${divergenceId}`);
   return { divergenceId: r.divergence_id, page: r.page, delta: r.delta };
 }
 
-/** What the log holds for computation $1. Payload sizes: 8 bytes per numeric column, the length of each text and blob. */
-export const LOG_STATS_SQL = `SELECT
-  (SELECT COUNT(*) FROM epochs WHERE computation_id = $1) AS epochs,
-  (SELECT COUNT(*) FROM divergences WHERE computation_id = $1) AS divergences,
-  (SELECT COUNT(*) FROM page_deltas pd JOIN divergences d ON d.id = pd.divergence_id
-     WHERE d.computation_id = $1) AS page_deltas,
-  (SELECT COUNT(*) * 32 FROM epochs WHERE computation_id = $1)
-    + (SELECT COALESCE(SUM(48 + LENGTH(m.vm_id) + COALESCE(LENGTH(m.extra), 0)), 0)
-       FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id WHERE e.computation_id = $1)
-    AS metrics_bytes,
-  (SELECT COALESCE(SUM(32 + LENGTH(vm_id) + LENGTH(kind) + LENGTH(summary) + LENGTH(detail)), 0)
-     FROM divergences WHERE computation_id = $1) AS divergence_bytes,
-  (SELECT COALESCE(SUM(16 + LENGTH(pd.delta)), 0) FROM page_deltas pd
-     JOIN divergences d ON d.id = pd.divergence_id WHERE d.computation_id = $1) AS delta_bytes,
-  (SELECT COALESCE(SUM(m.memory_bytes), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
-     WHERE e.computation_id = $1) AS full_capture_bytes`;
+// ---- verdicts -----------------------------------------------------------------------------------
+
+/** Inserts a verdict, unresolved, and RETURNs its id. */
+export function insertVerdict(verdict: Omit<VerdictRecord, 'resolution'>, at: Timestamp): SqlStatement {
+  return {
+    sql: `INSERT INTO verdicts (computation_id, epoch, attempt, kind, blamed, majority, differing, resolution, at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8) RETURNING id`,
+    params: [
+      verdict.computationId,
+      verdict.epoch,
+      verdict.attempt,
+      verdict.kind,
+      JSON.stringify(verdict.blamed),
+      JSON.stringify(verdict.majority),
+      JSON.stringify(verdict.differing),
+      at,
+    ],
+  };
+}
+
+function selectVerdicts(computationId: string, range: EpochRange): SqlStatement {
+  const { from, to } = epochBounds(range);
+  return {
+    sql: 'SELECT * FROM verdicts WHERE computation_id = $1 AND epoch >= $2 AND epoch <= $3 ORDER BY id',
+    params: [computationId, from, to],
+  };
+}
+
+/** Settles a verdict unless it is settled already (see updateOnce). */
+function updateVerdictResolution(id: VerdictId, resolution: VerdictResolution): SqlStatement {
+  return {
+    sql: 'UPDATE verdicts SET resolution = $2 WHERE id = $1 AND resolution IS NULL RETURNING id',
+    params: [id, JSON.stringify({ attempt: resolution.attempt, kind: resolution.kind, blamed: resolution.blamed })],
+  };
+}
+
+function selectVerdictId(id: VerdictId): SqlStatement {
+  return { sql: 'SELECT id FROM verdicts WHERE id = $1', params: [id] };
+}
+
+const vmIds = z.array(z.string());
+
+const resolutionSchema: z.ZodType<VerdictResolution> = z.object({
+  attempt: z.number(),
+  kind: z.enum(['blamed', 'transient', 'dropped']),
+  blamed: vmIds,
+});
+
+const verdictRow = z.object({
+  id: z.number(),
+  computation_id: z.string(),
+  epoch: z.number(),
+  attempt: z.number(),
+  kind: z.enum(['shadows-diverged', 'primary-diverged', 'undecided']),
+  blamed: z.string(),
+  majority: z.string(),
+  differing: z.string(),
+  resolution: z.string().nullable(),
+  at: z.number(),
+});
+
+function toVerdict(row: unknown): StoredVerdict {
+  const r = parseRow(verdictRow, row, 'verdict');
+  const what = `verdict ${r.id}`;
+  return {
+    id: r.id,
+    at: r.at,
+    computationId: r.computation_id,
+    epoch: r.epoch,
+    attempt: r.attempt,
+    kind: r.kind,
+    blamed: parseJson(r.blamed, vmIds, `blamed VMs of ${what}`),
+    majority: parseJson(r.majority, vmIds, `majority of ${what}`),
+    differing: parseJson(r.differing, vmIds, `differing VMs of ${what}`),
+    resolution: r.resolution === null ? null : parseJson(r.resolution, resolutionSchema, `resolution of ${what}`),
+  };
+}
+
+// ---- statistics ---------------------------------------------------------------------------------
+
+/**
+ * What the log holds for a computation. Payload sizes: 8 bytes per numeric column, the length of
+ * each text and blob; a verdict counts with the divergences it judges.
+ */
+function selectLogStats(computationId: string): SqlStatement {
+  return {
+    sql: `SELECT
+      (SELECT COUNT(*) FROM epochs WHERE computation_id = $1) AS epochs,
+      (SELECT COUNT(*) FROM divergences WHERE computation_id = $1) AS divergences,
+      (SELECT COUNT(*) FROM page_deltas pd JOIN divergences d ON d.id = pd.divergence_id
+         WHERE d.computation_id = $1) AS page_deltas,
+      (SELECT COUNT(*) * 40 FROM epochs WHERE computation_id = $1)
+        + (SELECT COALESCE(SUM(48 + LENGTH(m.vm_id) + COALESCE(LENGTH(m.extra), 0)), 0)
+           FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id WHERE e.computation_id = $1)
+        AS metrics_bytes,
+      (SELECT COALESCE(SUM(40 + LENGTH(vm_id) + COALESCE(LENGTH(peer_vm_id), 0) + LENGTH(kind) + LENGTH(summary)
+           + LENGTH(detail)), 0)
+         FROM divergences WHERE computation_id = $1)
+        + (SELECT COALESCE(SUM(32 + LENGTH(kind) + LENGTH(blamed) + LENGTH(majority) + LENGTH(differing)
+             + COALESCE(LENGTH(resolution), 0)), 0)
+           FROM verdicts WHERE computation_id = $1)
+        AS divergence_bytes,
+      (SELECT COALESCE(SUM(16 + LENGTH(pd.delta)), 0) FROM page_deltas pd
+         JOIN divergences d ON d.id = pd.divergence_id WHERE d.computation_id = $1) AS delta_bytes,
+      (SELECT COALESCE(SUM(m.memory_bytes), 0) FROM epoch_metrics m JOIN epochs e ON e.id = m.epoch_id
+         WHERE e.computation_id = $1) AS full_capture_bytes`,
+    params: [computationId],
+  };
+}
 
 const statsRow = z.object({
   epochs: z.number(),
@@ -168,7 +377,7 @@ const statsRow = z.object({
   full_capture_bytes: z.number(),
 });
 
-export function toLogStats(row: unknown): LogStats {
+function toLogStats(row: unknown): LogStats {
   const r = parseRow(statsRow, row, 'log statistics');
   return {
     epochs: r.epochs,

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { InputRecord } from '../../drivers/types.js';
 import { bytes, parseRow } from './parse.js';
+import type { SqlStatement } from './sql.js';
 
 /** Records read when the caller gives no limit. */
 export const DEFAULT_READ = 1000;
@@ -13,8 +14,10 @@ export function toInput(row: unknown, computationId: string): InputRecord {
   return parseRow(inputRow, row, `input of ${computationId}`);
 }
 
-/** The length of computation $1's input log: seq runs 0, 1, 2… without gaps, so the next seq is the count. */
-export const INPUT_COUNT_SQL = 'SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM inputs WHERE computation_id = $1';
+/** The length of a computation's input log: seq runs 0, 1, 2… without gaps, so the next seq is the count. */
+export function selectInputCount(computationId: string): SqlStatement {
+  return { sql: 'SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM inputs WHERE computation_id = $1', params: [computationId] };
+}
 
 const countRow = z.object({ n: z.number() });
 

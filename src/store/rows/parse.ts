@@ -51,3 +51,10 @@ const nameRow = z.object({ name: z.string() });
 export function tableNames(rows: readonly unknown[]): string[] {
   return rows.map((row) => parseRow(nameRow, row, 'table list').name);
 }
+
+const idRow = z.object({ id: z.number() });
+
+/** The `id` a statement RETURNed. */
+export function toId(row: unknown, what: string): number {
+  return parseRow(idRow, row, what).id;
+}

@@ -4,11 +4,12 @@
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
 import { CheckpointNotFoundError, ComputationNotFoundError } from '../errors.js';
-import { digestColumns, PAGE_STATS_SQL, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
+import { digestColumns, selectPageStats, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
 import { newCheckpointId } from '../rows/ids.js';
 import { parseRow } from '../rows/parse.js';
 import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from '../types.js';
 import { withReference } from './errors.js';
+import type { SqliteRunner } from './runner.js';
 
 const seqRow = z.object({ seq: z.number() });
 
@@ -22,10 +23,12 @@ export class SqliteCheckpoints implements CheckpointRepository {
   private readonly entriesStmt: Database.Statement;
   private readonly verifyStmt: Database.Statement;
   private readonly pageStmt: Database.Statement;
-  private readonly pageStatsStmt: Database.Statement;
   private readonly saveTx: (c: NewCheckpoint, e: readonly PageTableEntry[], p: readonly PageContent[]) => string;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly runner: SqliteRunner,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO checkpoints (id, computation_id, parent_id, seq, epoch, page_size, page_count, registers,
          driver_state, root_digest, state_digest, page_hashes, verified, created_at)
@@ -40,7 +43,6 @@ export class SqliteCheckpoints implements CheckpointRepository {
     this.entriesStmt = db.prepare('SELECT page, content_key FROM checkpoint_pages WHERE checkpoint_id = ? ORDER BY page');
     this.verifyStmt = db.prepare('UPDATE checkpoints SET verified = 1 WHERE id = ?');
     this.pageStmt = db.prepare('SELECT bytes FROM pages WHERE content_key = ?');
-    this.pageStatsStmt = db.prepare(PAGE_STATS_SQL);
     this.saveTx = db.transaction((checkpoint, entries, pages) => this.insert(checkpoint, entries, pages));
   }
 
@@ -100,7 +102,7 @@ export class SqliteCheckpoints implements CheckpointRepository {
   }
 
   pageStats(): { readonly pages: number; readonly bytes: number } {
-    return toPageStats(this.pageStatsStmt.get());
+    return toPageStats(this.runner.query(selectPageStats())[0]);
   }
 
   private require(id: string): CheckpointRecord {

@@ -4,21 +4,22 @@
 import type Database from 'better-sqlite3';
 import type { InputRecord } from '../../drivers/types.js';
 import { ComputationNotFoundError, InputLogOrderError } from '../errors.js';
-import { DEFAULT_READ, INPUT_COUNT_SQL, toInput, toInputCount } from '../rows/inputs.js';
+import { DEFAULT_READ, selectInputCount, toInput, toInputCount } from '../rows/inputs.js';
 import type { InputLogRepository } from '../types.js';
-import { numbered } from './bind.js';
 import { withReference } from './errors.js';
+import type { SqliteRunner } from './runner.js';
 
 export class SqliteInputs implements InputLogRepository {
   private readonly insertStmt: Database.Statement;
   private readonly readStmt: Database.Statement;
-  private readonly countStmt: Database.Statement;
   private readonly appendTx: (computationId: string, records: readonly InputRecord[]) => void;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly runner: SqliteRunner,
+  ) {
     this.insertStmt = db.prepare('INSERT INTO inputs (computation_id, seq, epoch, kind, payload) VALUES (?, ?, ?, ?, ?)');
     this.readStmt = db.prepare('SELECT seq, epoch, kind, payload FROM inputs WHERE computation_id = ? AND seq >= ? ORDER BY seq LIMIT ?');
-    this.countStmt = db.prepare(INPUT_COUNT_SQL);
     this.appendTx = db.transaction((computationId: string, records: readonly InputRecord[]) => {
       let expected = this.count(computationId);
       for (const record of records) {
@@ -41,6 +42,6 @@ export class SqliteInputs implements InputLogRepository {
   }
 
   count(computationId: string): number {
-    return toInputCount(this.countStmt.get(numbered([computationId])));
+    return toInputCount(this.runner.query(selectInputCount(computationId))[0]);
   }
 }

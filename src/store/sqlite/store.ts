@@ -5,14 +5,16 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { NotAShadowvmDatabaseError, StoreOpenError } from '../errors.js';
-import { type ColumnTypes, migrationsTable, pendingMigrations } from '../migrations.js';
+import { type ColumnTypes, LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations } from '../migrations.js';
+import { SqlAudit } from '../rows/audit.js';
+import { SqlDiffLog } from '../rows/difflog.js';
 import { appliedVersions, tableNames } from '../rows/parse.js';
 import type { LogStats, Store } from '../types.js';
-import { SqliteAudit } from './audit.js';
 import { SqliteCheckpoints } from './checkpoints.js';
 import { SqliteComputations, SqliteVms } from './computations.js';
-import { SqliteDiffLog } from './difflog.js';
+import { sqliteEpochWriter } from './difflog.js';
 import { SqliteInputs } from './inputs.js';
+import { SqliteRunner } from './runner.js';
 
 /** Where the database lives when no path is given, relative to the working directory. */
 export const DEFAULT_DB_PATH = '.shadowvm/shadowvm.db';
@@ -81,11 +83,12 @@ function checkIdentity(db: Database.Database, location: string): void {
   if (foreignId || foreignTables) throw new NotAShadowvmDatabaseError(location);
 }
 
-function migrate(db: Database.Database, location: string): void {
+/** Applies what is pending up to schema version `target`, each migration in one transaction. */
+export function migrate(db: Database.Database, location: string, target = LATEST_SCHEMA_VERSION): void {
   db.exec(migrationsTable(SQLITE_TYPES));
   const applied = appliedVersions(db.prepare('SELECT version FROM schema_migrations').all());
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const migration of pendingMigrations(applied, location)) {
+  for (const migration of pendingMigrations(applied, location, target)) {
     db.transaction(() => {
       for (const statement of migration.statements(SQLITE_TYPES)) db.exec(statement);
       record.run(migration.version, migration.name, Date.now());
@@ -97,21 +100,22 @@ function migrate(db: Database.Database, location: string): void {
 class SqliteStore implements Store {
   readonly computations: SqliteComputations;
   readonly vms: SqliteVms;
-  readonly difflog: SqliteDiffLog;
+  readonly difflog: SqlDiffLog;
   readonly inputs: SqliteInputs;
   readonly checkpoints: SqliteCheckpoints;
-  readonly audit: SqliteAudit;
+  readonly audit: SqlAudit;
 
   constructor(
     private readonly db: Database.Database,
     readonly location: string,
   ) {
+    const runner = new SqliteRunner(db);
     this.computations = new SqliteComputations(db);
     this.vms = new SqliteVms(db);
-    this.difflog = new SqliteDiffLog(db);
-    this.inputs = new SqliteInputs(db);
-    this.checkpoints = new SqliteCheckpoints(db);
-    this.audit = new SqliteAudit(db);
+    this.difflog = new SqlDiffLog(runner, sqliteEpochWriter(db, runner));
+    this.inputs = new SqliteInputs(db, runner);
+    this.checkpoints = new SqliteCheckpoints(db, runner);
+    this.audit = new SqlAudit(runner);
   }
 
   stats(computationId: string): LogStats {
