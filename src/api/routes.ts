@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import type { Manager } from '../service/manager.js';
+import { auditTrail } from './audit-trail.js';
 import { toJsonSchema } from './json-schema.js';
 import { ROUTES, type RouteId, type RouteSpec } from './schemas.js';
 import { registerSchema, zodValidatorCompiler } from './validation.js';
@@ -59,7 +60,7 @@ function handlers(manager: Manager): Handlers {
     },
     listInterventions: ({ params, query }) => {
       requireComputation(store, params.id);
-      return { items: store.audit.listInterventions(params.id).filter((i) => inRange(i.epoch, query)) };
+      return { items: auditTrail(store, params.id).filter((i) => inRange(i.epoch, query)) };
     },
     requestRollback: ({ params, body }) => {
       requireComputation(store, params.id);

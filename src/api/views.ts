@@ -6,6 +6,7 @@ import { type Policy, parsePolicy } from '../policy/index.js';
 import type { Manager, StartRequest } from '../service/manager.js';
 import { ComputationNotFoundError } from '../store/errors.js';
 import type { ComputationRow, Store } from '../store/types.js';
+import { eventEntry } from './audit-trail.js';
 import type { CreateComputationBody } from './schemas.js';
 import { RequestValidationError } from './validation.js';
 
@@ -112,7 +113,10 @@ export function logPage(store: Store, id: string, query: { from?: number; to?: n
         ),
       })),
     divergences,
-    events: store.audit.listInterventions(id).filter((e) => e.epoch === null || (from <= e.epoch && e.epoch <= to)),
+    events: store.audit
+      .listEvents(id)
+      .filter((e) => e.epoch === null || (from <= e.epoch && e.epoch <= to))
+      .map(eventEntry),
     stats: store.stats(id),
     next,
   };

@@ -141,14 +141,16 @@ function driverArgs(spec: ComputationSpec): readonly string[] {
 }
 
 function recordAction(store: Store, computationId: string, entry: ActionRecord): void {
-  store.audit.appendIntervention({
+  store.audit.appendAction({
     computationId,
     vmId: entry.vm.id,
     epoch: entry.epoch,
     kind: entry.kind,
+    actor: 'policy',
+    cause: { kind: 'request', reason: entry.reason }, // interim: the prediction or verdict behind it, once the intervener passes it on
     reason: entry.reason,
-    score: entry.score,
-    outcome: `${entry.outcome.status}: ${entry.outcome.detail}`,
-    detail: { level: entry.level, dryRun: entry.dryRun, time: entry.time },
+    status: entry.outcome.status,
+    outcome: entry.outcome.detail,
+    dryRun: entry.dryRun,
   });
 }

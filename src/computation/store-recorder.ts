@@ -11,6 +11,8 @@ export class StoreRecorder implements ComputationRecorder {
   readonly events: ComputationEvent[] = [];
   readonly checkpoints: CheckpointInfo[] = [];
   private lastCheckpointId: string | undefined;
+  /** Every divergence is the shadow's difference from the primary; vmCreated sets it before any epoch. */
+  private primaryVmId = '';
 
   constructor(
     private readonly computationId: string,
@@ -20,6 +22,7 @@ export class StoreRecorder implements ComputationRecorder {
   ) {}
 
   vmCreated(vm: VmInfo): void {
+    if (vm.role === 'primary') this.primaryVmId = vm.id;
     this.store.vms.create({
       computationId: this.computationId,
       vmId: vm.id,
@@ -49,21 +52,19 @@ export class StoreRecorder implements ComputationRecorder {
     }
     this.divergences.push(...record.divergences);
     this.store.difflog.appendEpoch({
-      record: { computationId: this.computationId, epoch: record.epoch, verified: record.verified, metrics },
+      record: { computationId: this.computationId, epoch: record.epoch, attempt: 1, verified: record.verified, metrics },
       divergences: record.divergences.flatMap((d) => this.toAppends(d)),
     });
   }
 
   event(event: ComputationEvent): void {
     this.events.push(event);
-    this.store.audit.appendIntervention({
+    this.store.audit.appendEvent({
       computationId: this.computationId,
       vmId: event.vmId ?? null,
       epoch: event.epoch,
       kind: event.kind,
-      reason: event.message,
-      score: null,
-      outcome: null,
+      message: event.message,
       detail: event.detail ? (JSON.parse(JSON.stringify(event.detail)) as Record<string, never>) : null,
     });
     this.onEvent(event);
@@ -96,7 +97,7 @@ export class StoreRecorder implements ComputationRecorder {
 
   /** One divergence record per respect in which the shadow differs. */
   private toAppends(record: DivergenceRecord): DivergenceAppend[] {
-    const base = { computationId: this.computationId, epoch: record.epoch, vmId: record.vmId };
+    const base = { computationId: this.computationId, epoch: record.epoch, attempt: 1, vmId: record.vmId, peerVmId: this.primaryVmId };
     const { difference } = record;
     const appends: DivergenceAppend[] = [];
     if (difference.pages.length > 0) {

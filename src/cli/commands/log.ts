@@ -1,8 +1,9 @@
 // `shadowvm log <computation-id>`: the differential log, epoch by epoch — what each shadow
 // differed in, and what the manager did about it.
 
+import { type AuditEntry, eventEntry } from '../../api/audit-trail.js';
 import { ComputationNotFoundError } from '../../store/errors.js';
-import type { Store, StoredDivergence, StoredIntervention } from '../../store/types.js';
+import type { Store, StoredDivergence } from '../../store/types.js';
 import { remoteLog, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { parseCommandFlags, parseCount, UsageError } from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
@@ -51,7 +52,7 @@ export interface DiffLogView {
     vms: Record<string, { instructions: number; runMs: number; memoryBytes: number; lagMs: number }>;
   }[];
   readonly divergences: (StoredDivergence & { deltaBytes: number })[];
-  readonly events: StoredIntervention[];
+  readonly events: AuditEntry[];
   readonly stats: ReturnType<Store['stats']>;
 }
 
@@ -83,7 +84,10 @@ export function readLog(store: Store, id: string, range: { from?: number; to?: n
       ),
     })),
     divergences,
-    events: store.audit.listInterventions(id).filter((event) => inRange(event.epoch)),
+    events: store.audit
+      .listEvents(id)
+      .filter((event) => inRange(event.epoch))
+      .map(eventEntry),
     stats: store.stats(id),
   };
 }
