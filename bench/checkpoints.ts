@@ -10,14 +10,14 @@ import type { SnapshotDelta } from '../src/drivers/types.js';
 import { copyPages } from '../src/drivers/wasm/replica.js';
 import { diffPageHashes } from '../src/pages/diff.js';
 import { createPageHasher, PAGE_SIZE } from '../src/pages/hash/page-hasher.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
+import { openStore } from '../src/store/open.js';
 import { type BenchLine, median } from './line.js';
 import { fillRandom } from './random.js';
 
 const MiB = 2 ** 20;
 
 export async function run(): Promise<BenchLine[]> {
-  const store = openSqliteStore({ path: ':memory:' });
+  const store = openStore(':memory:');
   const checkpoints = new CheckpointStore(store.checkpoints);
   const computation = store.computations.create({ name: 'bench', image: 'bench', config: {} });
   try {

@@ -11,7 +11,7 @@ import { launch } from '../src/computation/launch.js';
 import type { ComputationReport } from '../src/computation/report.js';
 import { wasmComputation } from '../src/computation/spec.js';
 import { createWasi, ProcExit } from '../src/drivers/wasm/wasi/index.js';
-import { openSqliteStore } from '../src/store/sqlite.js';
+import { openStore } from '../src/store/open.js';
 import { type BenchLine, median } from './line.js';
 
 const PIPELINE = fileURLToPath(new URL('../../guests/bin/pipeline.wasm', import.meta.url));
@@ -41,7 +41,7 @@ async function bare(): Promise<number> {
 }
 
 async function shadowed(shadows: number): Promise<{ ms: number; report: ComputationReport }> {
-  const store = openSqliteStore({ path: ':memory:' });
+  const store = openStore(':memory:');
   const config: ComputationConfig = { ...DEFAULT_CONFIG, shadows };
   const start = performance.now();
   try {

@@ -86,10 +86,13 @@ describe('REST API', () => {
       const events = (await call(service.url, 'GET', `/api/computations/${spinId}/interventions`)).body.items as {
         kind: string;
         reason: string;
+        outcome: string;
+        vmId: string;
       }[];
       return events.find((e) => e.kind === 'rollback' && /primary diverged/.test(e.reason));
     });
-    assert.match(rollback.reason, /^rollback of the primary to/);
+    assert.match(rollback.outcome, /^applied: .*\/primary#2 restores/);
+    assert.match(rollback.vmId, /\/primary$/);
     const divergences = (await call(service.url, 'GET', `/api/computations/${spinId}/log`)).body.divergences as {
       kind: string;
       vmId: string;

@@ -3,7 +3,9 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import { readLog } from '../computation/log-view.js';
 import type { Manager } from '../service/manager.js';
+import { auditTrail } from './audit-trail.js';
 import { toJsonSchema } from './json-schema.js';
 import { ROUTES, type RouteId, type RouteSpec } from './schemas.js';
 import { registerSchema, zodValidatorCompiler } from './validation.js';
@@ -11,7 +13,6 @@ import {
   checkpointsView,
   computationView,
   inRange,
-  logPage,
   policyFrom,
   policyView,
   requireComputation,
@@ -51,7 +52,7 @@ function handlers(manager: Manager): Handlers {
       return { ok: true };
     },
     listVms: ({ params }) => ({ items: vmsView(manager, params.id) }),
-    readLog: ({ params, query }) => logPage(store, params.id, query),
+    readLog: ({ params, query }) => readLog(store, params.id, query),
     listCheckpoints: ({ params }) => ({ items: checkpointsView(store, params.id) }),
     listPredictions: ({ params, query }) => {
       requireComputation(store, params.id);
@@ -59,7 +60,7 @@ function handlers(manager: Manager): Handlers {
     },
     listInterventions: ({ params, query }) => {
       requireComputation(store, params.id);
-      return { items: store.audit.listInterventions(params.id).filter((i) => inRange(i.epoch, query)) };
+      return { items: auditTrail(store, params.id).filter((i) => inRange(i.epoch, query)) };
     },
     requestRollback: ({ params, body }) => {
       requireComputation(store, params.id);

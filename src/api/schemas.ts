@@ -100,14 +100,18 @@ const VmSchema = z.object({
 
 const EpochViewSchema = z.object({
   epoch: z.number().int(),
+  attempt: z.number().int().describe('1 for the first resolution of this epoch; a recovery re-resolves it'),
   verified: z.boolean(),
+  at: z.number(),
   vms: z.record(z.string(), z.object({ instructions: z.number(), runMs: z.number(), memoryBytes: z.number(), lagMs: z.number() })),
 });
 
 const DivergenceViewSchema = z.object({
   id: z.number().int(),
   epoch: z.number().int(),
-  vmId: z.string(),
+  attempt: z.number().int(),
+  vmId: z.string().describe('the replica compared (a shadow)'),
+  peerVmId: z.string().describe('the replica it was compared with (the primary)'),
   kind: z.enum(['pages', 'registers', 'output', 'exit', 'input']),
   summary: z.string(),
   pageCount: z.number().int(),
@@ -127,6 +131,58 @@ const InterventionSchema = z.object({
   outcome: z.string().nullable(),
   detail: z.unknown().nullable(),
   at: z.number(),
+});
+
+const VerdictSchema = z.object({
+  id: z.number().int(),
+  epoch: z.number().int(),
+  attempt: z.number().int(),
+  kind: z.enum(['shadows-diverged', 'primary-diverged', 'undecided']),
+  blamed: z.array(z.string()).describe('VM ids the vote outvoted'),
+  majority: z.array(z.string()),
+  differing: z.array(z.string()).describe('undecided: the VM ids re-executed'),
+  resolution: z
+    .object({ attempt: z.number().int(), kind: z.enum(['blamed', 'transient', 'dropped']), blamed: z.array(z.string()) })
+    .nullable()
+    .describe('how a later attempt settled an undecided verdict'),
+  at: z.number(),
+});
+
+const ActionSchema = z.object({
+  id: z.number().int(),
+  epoch: z.number().int(),
+  kind: z.string(),
+  vmId: z.string().nullable().describe('the VM acted on'),
+  actor: z.enum(['vote', 'policy', 'api', 'cli', 'manager']),
+  cause: z.record(z.string(), z.unknown()).describe('the verdict, prediction or request the action answers'),
+  reason: z.string(),
+  status: z.string(),
+  outcome: z.string(),
+  dryRun: z.boolean(),
+  at: z.number(),
+});
+
+const EventSchema = z.object({
+  id: z.number().int(),
+  vmId: z.string().nullable(),
+  epoch: z.number().int().nullable(),
+  kind: z.string(),
+  message: z.string(),
+  detail: z.unknown().nullable(),
+  at: z.number(),
+});
+
+const AlertSchema = z.object({
+  id: z.number().int(),
+  vmId: z.string(),
+  name: z.string(),
+  severity: z.string(),
+  epoch: z.number().int(),
+  reason: z.string(),
+  firedAt: z.number(),
+  resolvedEpoch: z.number().int().nullable(),
+  resolvedAt: z.number().nullable(),
+  resolution: z.string().nullable().describe('what resolved it; null while it stays open'),
 });
 
 const PredictionSchema = z.object({
@@ -167,7 +223,10 @@ const LogPageSchema = z.object({
   computation: z.object({ id: z.string(), name: z.string(), status: z.string(), exitCode: z.number().int().nullable() }),
   epochs: z.array(EpochViewSchema),
   divergences: z.array(DivergenceViewSchema),
-  events: z.array(InterventionSchema),
+  verdicts: z.array(VerdictSchema),
+  actions: z.array(ActionSchema),
+  events: z.array(EventSchema),
+  alerts: z.array(AlertSchema),
   stats: LogStatsSchema,
   next: z.number().int().nullable().describe('pass as `from` for the next page; null on the last'),
 });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Manager } from '../service/manager.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { startServer } from './server.js';
 
@@ -28,7 +28,7 @@ export interface TestService {
 
 export async function startTestService(options: { token?: string; host?: string; concurrency?: number } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-service-'));
-  const store = openSqliteStore({ path: join(dir, 'shadowvm.db') });
+  const store = openStore(join(dir, 'shadowvm.db'));
   const manager = new Manager({
     store,
     dataDir: dir,

@@ -64,60 +64,6 @@ export function policyView(manager: Manager, id: string) {
   return { source: policy.source, policy, thresholds: manager.live(id)?.thresholds ?? {} };
 }
 
-const round = (value: number) => Math.round(value * 100) / 100;
-
-/** Up to `limit` distinct epochs from `from`, with their divergences and audit events. */
-export function logPage(store: Store, id: string, query: { from?: number; to?: number; limit: number }) {
-  const row = requireComputation(store, id);
-  const from = query.from ?? 0;
-  const records = store.difflog.readEpochs(id, { from, ...(query.to !== undefined ? { to: query.to } : {}) });
-  const distinct = [...new Set(records.map((r) => r.epoch))].sort((a, b) => a - b);
-  const inPage = distinct.slice(0, query.limit);
-  const next = distinct.length > query.limit ? (distinct[query.limit] as number) : null;
-  const to = next === null ? (query.to ?? Number.MAX_SAFE_INTEGER) : next - 1;
-  const wanted = new Set(inPage);
-  const divergences = [];
-  let after: number | undefined;
-  for (;;) {
-    const page = store.difflog.readDivergences(id, { from, to, limit: 1000, ...(after !== undefined ? { after } : {}) });
-    for (const d of page.items) {
-      const deltas = store.difflog.readPageDeltas(d.id);
-      divergences.push({
-        id: d.id,
-        epoch: d.epoch,
-        vmId: d.vmId,
-        kind: d.kind,
-        summary: d.summary,
-        pageCount: d.pageCount,
-        pages: deltas.map((delta) => delta.page),
-        deltaBytes: deltas.reduce((sum, delta) => sum + delta.delta.length, 0),
-        at: d.at,
-      });
-    }
-    if (page.next === null) break;
-    after = page.next;
-  }
-  return {
-    computation: { id, name: row.name, status: row.status, exitCode: row.exitCode },
-    epochs: records
-      .filter((r) => wanted.has(r.epoch))
-      .map((record) => ({
-        epoch: record.epoch,
-        verified: record.verified,
-        vms: Object.fromEntries(
-          Object.entries(record.metrics).map(([vm, m]) => [
-            vm,
-            { instructions: m.instructions, runMs: round(m.runMs), memoryBytes: m.memoryBytes, lagMs: round(m.extra?.lagMs ?? 0) },
-          ]),
-        ),
-      })),
-    divergences,
-    events: store.audit.listInterventions(id).filter((e) => e.epoch === null || (from <= e.epoch && e.epoch <= to)),
-    stats: store.stats(id),
-    next,
-  };
-}
-
 export function checkpointsView(store: Store, id: string) {
   requireComputation(store, id);
   return store.checkpoints.list(id).map((c) => ({

@@ -64,8 +64,8 @@ test('a bit flip in the primary is reported, rolled back, and the output is stil
   ]);
   assert.equal(faulted.code, 0, faulted.stderr);
   assert.equal(faulted.stdout, clean.stdout);
-  assert.match(faulted.stderr, /epoch 3: vote: the primary diverged/);
-  assert.match(faulted.stderr, /rollback of the primary/);
+  assert.match(faulted.stderr, /epoch 3: vote: the primary diverged \(c-\w+\/primary outvoted\)/);
+  assert.match(faulted.stderr, /epoch 3: rollback c-\w+\/primary \(vote: .*\): applied: .*restores/);
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
     divergences: { epoch: number }[];
     rollbacks: unknown[];

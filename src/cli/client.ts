@@ -6,12 +6,13 @@ import { writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { readSse } from '../api/sse-client.js';
 import type { ComputationConfig } from '../computation/config.js';
+import { joinPages, type LogPage } from '../computation/log-view.js';
 import type { ComputationEvent } from '../computation/ports.js';
 import type { ComputationReport } from '../computation/report.js';
 import { ShadowvmError } from '../errors.js';
 import type { ComputationStatus } from '../store/types.js';
-import { type DiffLogView, formatLog } from './commands/log.js';
-import { summary, table } from './display.js';
+import { formatLog } from './commands/log.js';
+import { describeAction, describeVerdict, summary, table } from './display.js';
 
 export const SERVER_OPTIONS = { server: { type: 'string' }, token: { type: 'string' } } as const;
 
@@ -81,7 +82,7 @@ export interface RemoteRun {
   readonly reportPath?: string;
 }
 
-const NOTABLE = new Set(['vote', 'rollback', 'refork', 'drop-shadow', 'restore-verified', 'restore-mismatch', 'fault']);
+const NOTABLE = new Set(['restore-verified', 'fault']);
 
 /** The policy as the API takes it, with --dry-run applied to it and every override. */
 function policyBody(text: string | undefined, dryRun: boolean): string | Record<string, unknown> | undefined {
@@ -155,6 +156,12 @@ async function follow(target: ServerTarget, id: string, fromEventId: number, qui
         else if (frame.event === 'event' && !quiet && NOTABLE.has(String(data.kind))) {
           const event = data as unknown as ComputationEvent;
           process.stderr.write(`shadowvm: epoch ${event.epoch}: ${event.message}\n`);
+        } else if (frame.event === 'verdict' && !quiet) {
+          const blamed = Array.isArray(data.blamed) ? data.blamed.map(String) : [];
+          process.stderr.write(`shadowvm: epoch ${String(data.epoch)}: ${describeVerdict(String(data.kind), blamed)}\n`);
+        } else if (frame.event === 'intervention' && !quiet && data.kind !== 'alert') {
+          const action = data as unknown as Parameters<typeof describeAction>[0];
+          process.stderr.write(`shadowvm: epoch ${String(data.epoch)}: ${describeAction(action)}\n`);
         } else if (frame.event === 'end') return;
       }
     } catch {
@@ -206,31 +213,18 @@ export async function remoteList(target: ServerTarget, options: { status?: strin
   return 0;
 }
 
-type LogPage = DiffLogView & { next: number | null };
-
 /** The whole differential log in range, page by page, as `shadowvm log` reads it from a store. */
-export async function remoteReadLog(target: ServerTarget, id: string, range: { from?: number; to?: number }): Promise<DiffLogView> {
-  let from = range.from;
-  let view: DiffLogView | undefined;
-  const seen = new Set<number>();
-  for (;;) {
+export async function remoteReadLog(target: ServerTarget, id: string, range: { from?: number; to?: number }): Promise<LogPage> {
+  const pages: LogPage[] = [];
+  for (let from = range.from; ; ) {
     const query = new URLSearchParams({
       limit: '1000',
       ...(from !== undefined ? { from: String(from) } : {}),
       ...(range.to !== undefined ? { to: String(range.to) } : {}),
     });
     const page = await request<LogPage>(target, 'GET', `/api/computations/${id}/log?${query}`);
-    const events = page.events.filter((e) => !seen.has(e.id));
-    for (const e of events) seen.add(e.id);
-    view = view
-      ? {
-          ...view,
-          epochs: [...view.epochs, ...page.epochs],
-          divergences: [...view.divergences, ...page.divergences],
-          events: [...view.events, ...events],
-        }
-      : { computation: page.computation, epochs: page.epochs, divergences: page.divergences, events, stats: page.stats };
-    if (page.next === null) return { ...view, events: [...view.events].sort((a, b) => a.id - b.id) };
+    pages.push(page);
+    if (page.next === null) return joinPages(pages);
     from = page.next;
   }
 }

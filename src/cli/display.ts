@@ -37,7 +37,9 @@ export class Progress implements EpochObserver {
     this.differences += outcome.differences.size;
     if (outcome.verdict.kind !== 'agree' && !this.quiet) {
       this.clear();
-      this.out.write(`shadowvm: epoch ${outcome.epoch}: ${describeVerdict(outcome.verdict.kind === 'unattributed' ? 'undecided' : outcome.verdict.kind, outcome.blamed)}\n`);
+      this.out.write(
+        `shadowvm: epoch ${outcome.epoch}: ${describeVerdict(outcome.verdict.kind === 'unattributed' ? 'undecided' : outcome.verdict.kind, outcome.blamed)}\n`,
+      );
     }
     const now = performance.now();
     if (!this.tty || now - this.lastDraw < 100) return;

@@ -18,7 +18,11 @@ const store = join(dir, 'records.db');
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 function shadowvm(args: string[]) {
-  const result = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, SHADOWVM_STORE: store } });
+  const result = spawnSync(process.execPath, [main, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, SHADOWVM_STORE: store },
+  });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -41,7 +45,19 @@ function alertedVms(stderr: string, status: 'firing' | 'resolved'): string[] {
 
 test('a bit flip in the primary: the vote, the alerts and the predictions name the primary, and one rollback is one action', () => {
   const path = join(dir, 'primary.json');
-  const run = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--inject-bitflip', 'primary@epoch=3', '--report', path, '--', '42', '100000']);
+  const run = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--epoch-events',
+    '300000',
+    '--inject-bitflip',
+    'primary@epoch=3',
+    '--report',
+    path,
+    '--',
+    '42',
+    '100000',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const r = report(path);
   const primary = `${r.computationId}/primary`;
@@ -65,7 +81,19 @@ test('a bit flip in the primary: the vote, the alerts and the predictions name t
 
 test('a bit flip in a shadow: only that shadow is blamed, nothing claims the primary rolled back, and its alert is resolved', () => {
   const path = join(dir, 'shadow.json');
-  const run = shadowvm(['run', guest('pipeline'), '--epoch-events', '300000', '--inject-bitflip', 'shadow1@epoch=3', '--report', path, '--', '42', '100000']);
+  const run = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--epoch-events',
+    '300000',
+    '--inject-bitflip',
+    'shadow1@epoch=3',
+    '--report',
+    path,
+    '--',
+    '42',
+    '100000',
+  ]);
   assert.equal(run.code, 0, run.stderr);
   const r = report(path);
   const shadow1 = `${r.computationId}/shadow1`;

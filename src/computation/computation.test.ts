@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
 import { launch } from './launch.js';
@@ -16,7 +16,7 @@ import { wasmComputation } from './spec.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-computation-'));
-const store: Store = openSqliteStore({ path: join(dir, 'test.db') });
+const store: Store = openStore(join(dir, 'test.db'));
 after(() => {
   store.close();
   rmSync(dir, { recursive: true, force: true });

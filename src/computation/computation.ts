@@ -4,6 +4,7 @@
 // undecided until a retry decides), one action row per action with its cause and actor.
 
 import type { VerdictId } from '../difflog/types.js';
+import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import type {
   DiversityProfile,
   Driver,
@@ -20,9 +21,8 @@ import type {
 import { describeEnd } from '../drivers/vm-end.js';
 import { ShadowvmError } from '../errors.js';
 import type { ActionRecord, Intervener } from '../interventions/index.js';
-import type { Decision, PlannedAction, VmIdentity } from '../policy/index.js';
-import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import { differingBytes, encodePageDelta } from '../pages/xor-delta.js';
+import type { Decision, PlannedAction, VmIdentity } from '../policy/index.js';
 import { InputLog } from '../replication/input-log.js';
 import type { ActionActor, ActionCause, StoredAction, StoredPrediction } from '../store/types.js';
 import { type AgreementStrategy, agreementFor, type Standing } from '../sync/agreement.js';
@@ -30,15 +30,7 @@ import type { StateDifference } from '../sync/compare.js';
 import { type Verdict, vote } from '../sync/vote.js';
 import { AlertBook } from './alerts.js';
 import { type ComputationConfig, plannedFaultFor } from './config.js';
-import type {
-  CheckpointInfo,
-  ComputationRecorder,
-  DivergenceRecord,
-  EpochObserver,
-  OutputSink,
-  VerdictEntry,
-  VmInfo,
-} from './ports.js';
+import type { CheckpointInfo, ComputationRecorder, DivergenceRecord, EpochObserver, OutputSink, VerdictEntry, VmInfo } from './ports.js';
 import type { EpochAnalysis, Observed, Predictor } from './predictor.js';
 import { Replica, ReplicaRequestError } from './replica.js';
 
@@ -152,7 +144,8 @@ export class Computation {
     const primaryProfile = profiles[0];
     if (!primaryProfile) throw new ComputationFailedError(`driver ${this.driver.name} offers no profile`);
     this.replicas.push(await this.createReplica('primary', 'primary', primaryProfile));
-    for (let i = 1; i <= this.config.shadows; i++) this.replicas.push(await this.createReplica(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
+    for (let i = 1; i <= this.config.shadows; i++)
+      this.replicas.push(await this.createReplica(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
     for (const planned of this.config.faults) if (planned.epoch === 1) await this.injectPlanned(planned);
     if (this.config.timeoutMs) {
       this.timeout = setTimeout(
@@ -210,7 +203,9 @@ export class Computation {
   async adjustAll(change: ResourceLimits): Promise<ResourceLimits> {
     if (change.memoryBytes !== undefined) this.memoryLimitBytes = change.memoryBytes;
     const live = this.replicas.filter((replica) => !replica.ended);
-    const results = await Promise.all(live.map((replica) => replica.call('change its limits', REQUEST_TIMEOUT_MS, (vm) => vm.adjust(change))));
+    const results = await Promise.all(
+      live.map((replica) => replica.call('change its limits', REQUEST_TIMEOUT_MS, (vm) => vm.adjust(change))),
+    );
     return results[0] ?? this.primaryLimits();
   }
 
@@ -364,7 +359,7 @@ export class Computation {
       return this.abort({ kind: 'error', message: `the primary was lost ${losses} times at epoch ${epoch} (last: ${why})` });
     }
     const reason = `${primary.vmId} was lost during epoch ${epoch}: ${why}`;
-    await this.recover(epoch, [{ replica: 'primary', actor: 'manager', cause: { kind: 'request', reason }, reason }], true);
+    await this.recover(epoch, [{ replica: 'primary', actor: 'manager', cause: { kind: 'request', reason }, reason }]);
   }
 
   private async resolveEpoch(epoch: number): Promise<void> {
@@ -393,7 +388,15 @@ export class Computation {
     if (entry?.kind === 'undecided' && verdictId !== null) this.undecided.set(epoch, [...(this.undecided.get(epoch) ?? []), verdictId]);
     const differencesByVm = new Map([...comparison.differences].map(([name, difference]) => [this.replica(name).vmId, difference]));
     for (const observer of this.observers) {
-      observer.observe({ epoch, attempt, reports: this.reportsByVm(), differences: differencesByVm, verdict, blamed: entry?.blamed ?? [], lagMs });
+      observer.observe({
+        epoch,
+        attempt,
+        reports: this.reportsByVm(),
+        differences: differencesByVm,
+        verdict,
+        blamed: entry?.blamed ?? [],
+        lagMs,
+      });
     }
     // analyze
     const analysis = this.analyze(epoch, entry, divergences, lagMs);
@@ -417,7 +420,8 @@ export class Computation {
         return { epoch, attempt, kind: verdict.kind, blamed: ids(verdict.faulty), majority: ids(majority), differing: [] };
       }
       case 'unattributed':
-        return { epoch, attempt, kind: 'undecided', blamed: [], majority: [], differing: ids(verdict.differing) };
+        // Without a majority the primary is among those that differ: they are all re-executed.
+        return { epoch, attempt, kind: 'undecided', blamed: [], majority: [], differing: ids(undecided(verdict.differing)) };
     }
   }
 
@@ -442,7 +446,13 @@ export class Computation {
     if (!predictor) return undefined;
     const observed = (replica: Replica): Observed | undefined =>
       replica.report
-        ? { id: replica.vmId, role: replica.role, profile: replica.profile.name, report: replica.report, lagMs: lagMs.get(replica.vmId) ?? 0 }
+        ? {
+            id: replica.vmId,
+            role: replica.role,
+            profile: replica.profile.name,
+            report: replica.report,
+            lagMs: lagMs.get(replica.vmId) ?? 0,
+          }
         : undefined;
     const primary = observed(this.primary()) as Observed;
     const shadows = this.shadows().flatMap((replica) => observed(replica) ?? []);
@@ -466,7 +476,7 @@ export class Computation {
   private verdictRecoveries(entry: VerdictEntry | undefined, verdict: Verdict): Recovery[] {
     if (!entry || verdict.kind === 'agree') return [];
     const cause: ActionCause = { kind: 'verdict', epoch: entry.epoch, attempt: entry.attempt, verdict: entry.kind, blamed: entry.blamed };
-    const names = verdict.kind === 'unattributed' ? verdict.differing : verdict.faulty;
+    const names = verdict.kind === 'unattributed' ? undecided(verdict.differing) : verdict.faulty;
     const reason =
       entry.kind === 'primary-diverged'
         ? `the primary diverged at epoch ${entry.epoch} (outvoted by its shadows)`
@@ -482,27 +492,44 @@ export class Computation {
    * replica that is recovered anyway is the same action: it is carried out once. Returns whether
    * the barrier is committed (the primary kept its state) or re-run (the primary was restored).
    */
-  private async intervene(epoch: number, analysis: EpochAnalysis | undefined, recoveries: readonly Recovery[]): Promise<'commit' | 'rerun'> {
+  private async intervene(
+    epoch: number,
+    analysis: EpochAnalysis | undefined,
+    recoveries: readonly Recovery[],
+  ): Promise<'commit' | 'rerun'> {
     const recovered = new Set(recoveries.map((r) => this.replica(r.replica).vmId));
     let rerun = false;
     const intervener = this.parts.intervener;
     if (intervener && analysis) {
       const ending = this.primary().report?.end !== undefined;
-      const decisions = analysis.decisions.map(({ decision, prediction }): { decision: Decision; prediction: StoredPrediction | undefined } => ({
-        decision: {
-          ...decision,
-          // Limits of a computation that ends at this barrier change nothing any more.
-          actions: decision.actions.filter((a) => !(a.kind === 'rollback' && recovered.has(decision.vm.id)) && !(ending && isRaise(a))),
-        },
-        prediction,
-      }));
+      const decisions = analysis.decisions.map(
+        ({ decision, prediction }): { decision: Decision; prediction: StoredPrediction | undefined } => ({
+          decision: {
+            ...decision,
+            // Limits of a computation that ends at this barrier change nothing any more.
+            actions: decision.actions.filter((a) => !(a.kind === 'rollback' && recovered.has(decision.vm.id)) && !(ending && isRaise(a))),
+          },
+          prediction,
+        }),
+      );
       const predictions = new Map(decisions.map(({ decision, prediction }) => [decision, prediction]));
+      const causes = new Map(
+        decisions.map(({ decision, prediction }) => [decision.vm.id, predictionCause(decision, prediction, 'rollback')]),
+      );
       this.policyRecovery = async (vm, reason) => {
         const replica = this.replicas.find((r) => r.vmId === vm.id);
         if (!replica) return { ok: false, detail: `${vm.id} is no longer a replica of this computation` };
-        const outcome = await this.recover(epoch, [{ replica: replica.name, actor: 'policy', cause: { kind: 'request', reason }, reason }], false);
+        // A free-running pair of one shadow cannot say which side drifted: both are recovered
+        // (the primary rolls back and its shadow restarts beside it).
+        const single = this.agreement.kind === 'drift' && replica.role === 'shadow' && this.shadows().filter((s) => !s.ended).length === 1;
+        const name = single ? 'primary' : replica.name;
+        const cause = causes.get(vm.id) ?? { kind: 'request', reason };
+        const outcome = await this.recover(epoch, [{ replica: name, actor: 'policy', cause, reason }]);
         rerun ||= outcome === 'rerun';
-        return { ok: true, detail: outcome === 'rerun' ? 'the primary was rolled back to its last verified checkpoint' : `${replica.name} was re-forked` };
+        return {
+          ok: true,
+          detail: outcome === 'rerun' ? 'the primary rolled back to its last verified checkpoint' : `${replica.name} was re-forked`,
+        };
       };
       try {
         for (const record of await intervener.intervene(decisions.map((d) => d.decision))) {
@@ -512,19 +539,22 @@ export class Computation {
         this.policyRecovery = undefined;
       }
     }
-    const requested = this.requests.splice(0).map((request): Recovery => ({
-      replica: 'primary',
-      actor: request.actor,
-      cause: { kind: 'request', reason: request.reason },
-      reason: request.reason,
-    }));
+    const requested = this.requests.splice(0).map(
+      (request): Recovery => ({
+        replica: 'primary',
+        actor: request.actor,
+        cause: { kind: 'request', reason: request.reason },
+        reason: request.reason,
+      }),
+    );
     const all = [...recoveries, ...requested];
     if (rerun) {
-      for (const r of all) this.act(epoch, 'rollback', this.primary().vmId, r, 'covered: the policy rolled the primary back at this barrier');
+      for (const r of all)
+        this.act(epoch, 'rollback', this.primary().vmId, r, 'covered: the policy rolled the primary back at this barrier');
       return 'rerun';
     }
     if (all.length === 0) return 'commit';
-    return this.recover(epoch, all, true);
+    return this.recover(epoch, all);
   }
 
   /** Set while the policy's decisions are carried out: how the intervener recovers a replica. */
@@ -543,14 +573,11 @@ export class Computation {
 
   private recordPolicyAction(record: ActionRecord, prediction: StoredPrediction | undefined): void {
     const { decision, action } = record;
+    // An applied recovery wrote the rows of what it did (which replicas, from which checkpoint).
+    if (action.kind === 'rollback' && record.outcome.status === 'applied') return;
     const resolution = action.kind === 'alert' && action.status === 'resolved';
-    const cause: ActionCause = (resolution ? this.alerts?.causeOf(decision.vm.id, action.alert) : undefined) ?? {
-      kind: 'prediction',
-      predictionId: prediction?.id ?? -1,
-      rule: ruleOf(decision.cause, decision.level, action.kind),
-      level: decision.level,
-      score: decision.score,
-    };
+    const cause: ActionCause =
+      (resolution ? this.alerts?.causeOf(decision.vm.id, action.alert) : undefined) ?? predictionCause(decision, prediction, action.kind);
     const stored = this.recorder.action({
       epoch: decision.epoch,
       kind: action.kind,
@@ -572,20 +599,22 @@ export class Computation {
    * Recovers replicas: the primary rolls back to the last verified checkpoint (shadows that must
    * follow it are re-forked from the same one); a shadow alone is re-forked and joins at the next
    * barrier; undecided replicas are re-executed, and the shadows among them dropped once they kept
-   * differing past the retry limit. `record`: write the action rows (the intervener writes the
-   * policy's own).
+   * differing past the retry limit. One action row for each replica acted on.
    */
-  private async recover(epoch: number, recoveries: readonly Recovery[], record: boolean): Promise<'commit' | 'rerun'> {
-    const write = (kind: string, vmId: string, recovery: Recovery, outcome: string) => {
-      if (record) this.act(epoch, kind, vmId, recovery, outcome);
-    };
+  private async recover(epoch: number, recoveries: readonly Recovery[]): Promise<'commit' | 'rerun'> {
+    const write = (kind: string, vmId: string, recovery: Recovery, outcome: string) => this.act(epoch, kind, vmId, recovery, outcome);
     const undecided = recoveries.filter((r) => r.cause.kind === 'verdict' && r.cause.verdict === 'undecided');
     const attempt = this.attempts.get(epoch) ?? 1;
     if (undecided.length > 0 && attempt > this.config.maxRetriesPerEpoch) {
       for (const r of undecided.filter((r) => r.replica !== 'primary')) {
         const replica = this.replica(r.replica);
         await this.dropShadow(replica, epoch);
-        write('drop-shadow', replica.vmId, r, `${replica.name} dropped: it kept differing at epoch ${epoch} after ${attempt - 1} re-executions`);
+        write(
+          'drop-shadow',
+          replica.vmId,
+          r,
+          `${replica.name} dropped: it kept differing at epoch ${epoch} after ${attempt - 1} re-executions`,
+        );
       }
       for (const id of this.undecided.get(epoch) ?? []) {
         this.recorder.resolveVerdict(id, { attempt, kind: 'dropped', blamed: undecided.map((r) => this.replica(r.replica).vmId) });
@@ -607,12 +636,22 @@ export class Computation {
     const target = this.lastVerifiedCheckpoint;
     const fresh = await this.rollback(epoch);
     const to = target ? `verified checkpoint ${target.id} (epoch ${target.epoch})` : 'its initial state';
-    write(undecided.length > 0 ? 'retry' : 'rollback', old, primary, `${fresh ?? 'the primary'} restores ${to} and rejoins at epoch ${epoch}`);
+    write(
+      undecided.length > 0 ? 'retry' : 'rollback',
+      old,
+      primary,
+      `${fresh ?? 'the primary'} restores ${to} and rejoins at epoch ${epoch}`,
+    );
     for (const r of recoveries.filter((x) => x !== primary && x.replica === 'primary')) {
       write('rollback', old, r, `covered by the rollback at this barrier (${primary.actor}: ${primary.reason})`);
     }
     // Free-running shadows restart beside the restored primary, from the same checkpoint.
-    const following = this.agreement.kind === 'drift' ? this.shadows().filter((s) => !s.ended).map((s) => s.name) : [];
+    const following =
+      this.agreement.kind === 'drift'
+        ? this.shadows()
+            .filter((s) => !s.ended)
+            .map((s) => s.name)
+        : [];
     for (const name of new Set([...recoveries.filter((r) => r.replica !== 'primary').map((r) => r.replica), ...following])) {
       const r = recoveries.find((x) => x.replica === name) ?? primary;
       const replica = this.replica(name);
@@ -657,9 +696,17 @@ export class Computation {
 
   private async replace(replica: Replica, joinEpoch: number): Promise<Replica | undefined> {
     await this.retire(replica, replica.role === 'primary' ? 'rolled back' : 'discarded', joinEpoch);
-    this.alerts?.resolveAll(joinEpoch - 1, `${replica.name} was ${replica.role === 'primary' ? 'rolled back' : 're-forked'}: the alerts of ${replica.vmId} end with it`, replica.vmId);
+    this.alerts?.resolveAll(
+      joinEpoch - 1,
+      `${replica.name} was ${replica.role === 'primary' ? 'rolled back' : 're-forked'}: the alerts of ${replica.vmId} end with it`,
+      replica.vmId,
+    );
     const target = this.lastVerifiedCheckpoint;
-    const fresh = await this.createReplica(replica.name, replica.role, replica.profile, { target, joinEpoch, generation: replica.generation + 1 });
+    const fresh = await this.createReplica(replica.name, replica.role, replica.profile, {
+      target,
+      joinEpoch,
+      generation: replica.generation + 1,
+    });
     // The computation may have ended (cancel, time limit) while the new VM was being created:
     // finish() killed the replicas it knew, so this one must not start, or its worker would leak.
     if (this.finished) {
@@ -700,7 +747,12 @@ export class Computation {
       replica.report = undefined;
       for (const fault of replica.pendingFaults.splice(0)) {
         await replica.call('take a fault', REQUEST_TIMEOUT_MS, (vm) => vm.inject(fault));
-        this.recorder.event({ epoch: epoch + 1, kind: 'fault', vmId: replica.vmId, message: `fault injected into ${replica.name}: ${JSON.stringify(fault)}` });
+        this.recorder.event({
+          epoch: epoch + 1,
+          kind: 'fault',
+          vmId: replica.vmId,
+          message: `fault injected into ${replica.name}: ${JSON.stringify(fault)}`,
+        });
       }
       if (replica.joinEpoch <= epoch) replica.vm.resume();
     }
@@ -711,7 +763,9 @@ export class Computation {
   private async takeSnapshot(primary: Replica, epoch: number): Promise<SnapshotDelta | undefined> {
     if (!this.driver.capabilities.has('checkpoint')) return undefined;
     try {
-      const snapshot = await primary.call('take a snapshot', REQUEST_TIMEOUT_MS, (vm) => vm.snapshot(this.lastCheckpoint?.digest.pageHashes));
+      const snapshot = await primary.call('take a snapshot', REQUEST_TIMEOUT_MS, (vm) =>
+        vm.snapshot(this.lastCheckpoint?.digest.pageHashes),
+      );
       this.checkpointDue = false;
       return snapshot;
     } catch (error) {
@@ -810,7 +864,8 @@ export class Computation {
 
   private async injectPlanned(planned: ComputationConfig['faults'][number]): Promise<void> {
     const replica = this.replicaOf(planned.target);
-    if (!replica) throw new ComputationFailedError(`cannot inject into ${planned.target}: the computation has ${this.config.shadows} shadow(s)`);
+    if (!replica)
+      throw new ComputationFailedError(`cannot inject into ${planned.target}: the computation has ${this.config.shadows} shadow(s)`);
     const memoryBytes = replica.report ? (replica.report.digest.pageHashes.length / 16) * replica.report.digest.pageSize : 2 ** 20;
     const fault = plannedFaultFor(planned, memoryBytes);
     await replica.call('take a fault', REQUEST_TIMEOUT_MS, (vm) => vm.inject(fault));
@@ -884,6 +939,11 @@ export class Computation {
   }
 }
 
+/** The replicas an undecided vote re-executes: the primary and every one that differs from it. */
+function undecided(differing: readonly string[]): string[] {
+  return ['primary', ...differing.filter((name) => name !== 'primary')];
+}
+
 /** Ended without the report of its own end and without a divergence: its host failed. */
 function isLost(replica: Replica): boolean {
   return replica.ended && replica.report?.end === undefined && replica.mismatch === undefined;
@@ -902,9 +962,19 @@ function isRaise(action: PlannedAction): boolean {
   return action.kind === 'raise-memory' || action.kind === 'raise-cpu' || action.kind === 'raise-epoch-budget';
 }
 
+/** Why the policy acted: the prediction (stored with its id) and the rule that turned it into this action. */
+function predictionCause(decision: Decision, prediction: StoredPrediction | undefined, kind: string): ActionCause {
+  return {
+    kind: 'prediction',
+    predictionId: prediction?.id ?? -1,
+    rule: ruleOf(decision.cause, decision.level, kind),
+    level: decision.level,
+    score: decision.score,
+  };
+}
+
 /** The policy rule behind a decision, as the audit names it. */
 function ruleOf(cause: 'level-up' | 'level-down' | 'forecast', level: string | null, kind: string): string {
   if (cause === 'forecast') return `forecast.${kind.startsWith('raise-') ? kind.slice('raise-'.length) : 'memory'}`;
   return `levels.${level ?? 'none'}`;
 }
-

@@ -86,7 +86,13 @@ async function run(launch: Launch, driver: Driver, image: ImageIdentity): Promis
   }
 }
 
-async function runRow(launch: Launch, driver: Driver, image: ImageIdentity, id: string, endpoints: readonly Endpoint[]): Promise<ComputationReport> {
+async function runRow(
+  launch: Launch,
+  driver: Driver,
+  image: ImageIdentity,
+  id: string,
+  endpoints: readonly Endpoint[],
+): Promise<ComputationReport> {
   const { store } = launch;
   const config = launch.spec.config;
   const row = { id };

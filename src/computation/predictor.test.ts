@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Policy, parsePolicy } from '../policy/index.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
 import { launch } from './launch.js';
 import { wasmComputation } from './spec.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-drift-'));
-const store = openSqliteStore({ path: join(dir, 'drift.db') });
+const store = openStore(join(dir, 'drift.db'));
 after(() => {
   store.close();
   rmSync(dir, { recursive: true, force: true });

@@ -7,8 +7,8 @@
 import type { AnalysisEngine } from '../analysis/engine.js';
 import { type PairFeatures, type VmFeatures, vmFeaturesFromMetrics } from '../analysis/features.js';
 import type { Agreement, EpochReport } from '../drivers/types.js';
-import { type Decision, type PolicyEvaluator, type Policy, resolvePolicy, type VmIdentity } from '../policy/index.js';
-import type { Prediction, StoredPrediction, Store } from '../store/types.js';
+import { type Decision, type Policy, type PolicyEvaluator, resolvePolicy, type VmIdentity } from '../policy/index.js';
+import type { Prediction, Store, StoredPrediction } from '../store/types.js';
 import { driftBlame } from '../sync/agreement.js';
 import type { StateDifference } from '../sync/compare.js';
 
@@ -18,7 +18,12 @@ import type { StateDifference } from '../sync/compare.js';
  * warning, never a failure prediction that recovers a replica (scaled below predict-failure).
  */
 const BEHAVIOUR_WEIGHT = 0.8;
-const STATE_FEATURES: ReadonlySet<string> = new Set(['diff.differingPages', 'diff.diffBytes', 'diff.outputMismatches', 'diff.syscallMismatches']);
+const STATE_FEATURES: ReadonlySet<string> = new Set([
+  'diff.differingPages',
+  'diff.diffBytes',
+  'diff.outputMismatches',
+  'diff.syscallMismatches',
+]);
 
 /** One replica at the barrier, as the predictor needs it. */
 export interface Observed extends VmIdentity {
@@ -92,14 +97,9 @@ export class Predictor {
     const state = new Map<string, number>();
     const forecasts = new Map<string, number | null>();
     for (const score of scores) {
-      let own = 0;
-      let diff = 0;
-      for (const [feature, value] of Object.entries(score.byFeature)) {
-        if (STATE_FEATURES.has(feature)) diff = Math.max(diff, value);
-        else own = Math.max(own, value * BEHAVIOUR_WEIGHT);
-      }
-      behaviour.set(score.vm, own);
-      state.set(score.vm, diff);
+      const split = splitScore(score.byFeature);
+      behaviour.set(score.vm, split.behaviour);
+      state.set(score.vm, split.state);
       forecasts.set(score.vm, score.forecast?.crossesAt ?? null);
     }
     const charged = this.charge(observation, state);
@@ -140,8 +140,8 @@ export class Predictor {
   /**
    * Who a pair's state score is charged to. Exact: the vote's blamed replicas (the primary takes
    * the largest pair score; a shadow its own pair's). Drift: the pairs the policy would call a
-   * failure decide by driftBlame; one shadow against the primary cannot tell, and the primary —
-   * whose recovery restarts the shadow too — is charged.
+   * failure decide by driftBlame; when they cannot (one shadow against the primary), each failing
+   * pair stays charged to its shadow, and the loop recovers both sides of it.
    */
   private charge(observation: EpochObservation, state: ReadonlyMap<string, number>): Map<string, number> {
     const primaryId = observation.primary.id;
@@ -154,7 +154,7 @@ export class Predictor {
       (() => {
         const failing = observation.shadows.filter((s) => pairScore(s.id) >= this.failureThreshold(s)).map((s) => s.id);
         const verdict = driftBlame(primaryId, shadowIds, failing);
-        return verdict.kind === 'undecided' ? [primaryId] : verdict.blamed;
+        return verdict.kind === 'undecided' ? failing : verdict.blamed;
       })();
     if (blamed === 'undecided') return charged;
     for (const id of blamed) charged.set(id, id === primaryId ? largest : pairScore(id));
@@ -166,6 +166,23 @@ export class Predictor {
     const levels = resolvePolicy(this.options.policy(), vm).levels;
     return levels[levels.length - 1]?.enter ?? Number.POSITIVE_INFINITY;
   }
+}
+
+/** A VM's scores by feature as the policy weighs them: state in full, behaviour up to a warning. */
+export function splitScore(byFeature: Readonly<Record<string, number>>): { state: number; behaviour: number } {
+  let state = 0;
+  let behaviour = 0;
+  for (const [feature, value] of Object.entries(byFeature)) {
+    if (STATE_FEATURES.has(feature)) state = Math.max(state, value);
+    else behaviour = Math.max(behaviour, value * BEHAVIOUR_WEIGHT);
+  }
+  return { state, behaviour };
+}
+
+/** The score the policy judges for a VM whose state differences are its own. */
+export function predictionScore(byFeature: Readonly<Record<string, number>>): number {
+  const { state, behaviour } = splitScore(byFeature);
+  return Math.max(state, behaviour);
 }
 
 function identity(vm: Observed): VmIdentity {

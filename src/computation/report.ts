@@ -187,7 +187,8 @@ export function buildReport(input: {
     })),
     events: recorder.events,
     replicas: result.replicas,
-    attribution: input.agreement === 'exact' ? attributeVotes(result.replicas, recorder.verdicts) : attributeDrift(result.replicas, actions),
+    attribution:
+      input.agreement === 'exact' ? attributeVotes(result.replicas, recorder.verdicts) : attributeDrift(result.replicas, actions),
     timings: { wallMs: Math.round(result.wallMs), epochsPerSecond: result.epochs / Math.max(result.wallMs / 1000, 1e-9) },
     log: {
       bytesLogged: result.loggedBytes,

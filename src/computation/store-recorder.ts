@@ -137,13 +137,24 @@ export class StoreRecorder implements ComputationRecorder {
 
   /** One divergence record per respect in which the replicas differ. */
   private toAppends(record: DivergenceRecord): DivergenceAppend[] {
-    const base = { computationId: this.computationId, epoch: record.epoch, attempt: record.attempt, vmId: record.vmId, peerVmId: record.peerVmId };
+    const base = {
+      computationId: this.computationId,
+      epoch: record.epoch,
+      attempt: record.attempt,
+      vmId: record.vmId,
+      peerVmId: record.peerVmId,
+    };
     const { difference } = record;
     const appends: DivergenceAppend[] = [];
     if (difference.pages.length > 0) {
       const first = difference.pages[0];
       appends.push({
-        divergence: { ...base, kind: 'pages', pageCount: difference.pages.length, summary: `${difference.pages.length} page(s) differ (first: ${first})` },
+        divergence: {
+          ...base,
+          kind: 'pages',
+          pageCount: difference.pages.length,
+          summary: `${difference.pages.length} page(s) differ (first: ${first})`,
+        },
         deltas: record.deltas.map(({ page, delta }) => ({ page, delta })),
       });
     }
@@ -179,7 +190,10 @@ export class StoreRecorder implements ComputationRecorder {
       });
     } else if (difference.end) {
       const { primary, shadow } = difference.end;
-      appends.push({ divergence: { ...base, kind: 'exit', pageCount: 0, primary, shadow, summary: `primary ${primary}, shadow ${shadow}` }, deltas: [] });
+      appends.push({
+        divergence: { ...base, kind: 'exit', pageCount: 0, primary, shadow, summary: `primary ${primary}, shadow ${shadow}` },
+        deltas: [],
+      });
     }
     return appends;
   }

@@ -266,7 +266,8 @@ export class Manager {
             actor: action.actor,
             cause: action.cause,
             reason: action.reason,
-            outcome: `${action.status}: ${action.outcome}`,
+            status: action.status,
+            outcome: action.outcome,
           }),
         onAnalysis: (analysis) => {
           for (const { vmId, score } of analysis.scores) entry.scores.set(vmId, score);

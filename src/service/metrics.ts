@@ -54,10 +54,11 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
   };
   const epochs = make.counter('shadowvm_epochs_total', 'Epoch barriers resolved', ['computation']);
   const diffPages = make.counter('shadowvm_diff_pages_total', 'Pages that differed from the primary', ['computation', 'vm']);
-  const divergences = make.counter('shadowvm_divergences_total', 'Epochs at which the vote blamed a VM (or no majority decided: vm "undecided")', [
-    'computation',
-    'vm',
-  ]);
+  const divergences = make.counter(
+    'shadowvm_divergences_total',
+    'Epochs at which the vote blamed a VM (or no majority decided: vm "undecided")',
+    ['computation', 'vm'],
+  );
   const score = make.gauge('shadowvm_drift_score', 'Latest drift score (0..1) the policy judged', ['computation', 'vm']);
   const predictions = make.counter('shadowvm_predictions_total', 'Warning and failure predictions', ['computation', 'vm', 'level']);
   const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', [

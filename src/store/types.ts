@@ -1,5 +1,5 @@
 // The repository interface: everything shadowvm persists, as typed methods. No SQL leaves
-// src/store; SQLite implements this now, and PostgreSQL can later from the same migrations.
+// src/store; SQLite and PostgreSQL implement it from the same migrations.
 // Methods are synchronous because checkpoint pages are read synchronously during a restore
 // (RestoreTarget.readPage).
 

@@ -67,7 +67,9 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
           [
             `primary, epoch ${faultEpoch}`,
             detectedAt !== undefined ? `epoch ${detectedAt}` : 'no',
-            faulted.report.verdicts[0] ? describeVerdict(faulted.report.verdicts[0].kind, faulted.report.verdicts[0].blamed).replace(/^vote: /, '') : 'none',
+            faulted.report.verdicts[0]
+              ? describeVerdict(faulted.report.verdicts[0].kind, faulted.report.verdicts[0].blamed).replace(/^vote: /, '')
+              : 'none',
             faulted.report.rollbacks.length > 0 ? `yes (${faulted.report.rollbacks.length})` : 'no',
             identical ? `identical to the reference (sha256 ${sha256(faulted.stdout).slice(0, 16)}…)` : 'DIFFERENT from the reference',
           ],

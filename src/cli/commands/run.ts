@@ -8,9 +8,9 @@ import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../..
 import { launch } from '../../computation/launch.js';
 import type { ComputationReport } from '../../computation/report.js';
 import { SPEC_VERSION, wasmComputation } from '../../computation/spec.js';
-import { ShadowvmError } from '../../errors.js';
 import { defaultGuestDir } from '../../drivers/guest-image.js';
 import type { DriverSpec } from '../../drivers/spec.js';
+import { ShadowvmError } from '../../errors.js';
 import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
 import { remoteRun, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { Progress, summary } from '../display.js';

@@ -32,6 +32,21 @@ export const FakeScriptSchema = z.strictObject({
   epochMs: z.number().min(0).default(0),
   /** Replicas whose host fails during that epoch: gone with an error, no report. */
   crashes: z.array(Where).default([]),
+  /**
+   * Bit flips by a replica's host at the end of that epoch (a bad DIMM): every incarnation of the
+   * replica gets them, or only the generation named.
+   */
+  hostFaults: z
+    .array(
+      z.strictObject({
+        replica: z.string(),
+        generation: z.number().int().min(1).optional(),
+        epoch: z.number().int().min(1),
+        address: z.number().int().min(0),
+        bit: z.number().int().min(0).max(7),
+      }),
+    )
+    .default([]),
   /** What the driver offers (default: every capability). */
   capabilities: z.array(z.enum(CAPABILITIES)).default([...CAPABILITIES]),
   flaw: z.enum(FLAWS).optional(),

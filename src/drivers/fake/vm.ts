@@ -158,6 +158,7 @@ export class FakeVm implements Vm {
       const before = this.digest();
       const line = this.program.step(input);
       for (const planned of this.faults.filter((f) => f.epoch === epoch)) this.applyFault(planned.fault);
+      for (const fault of this.hostFaultsAt(epoch)) this.applyFault(fault);
       const chunk = new TextEncoder().encode(line);
       this.output = chainDigest(this.output, chunk);
       const digest = this.script.flaw === 'stale-digest' ? before : this.digest();
@@ -177,8 +178,11 @@ export class FakeVm implements Vm {
         ...(end ? { end } : {}),
       };
       if (end) return this.finish(report, end);
+      // At the barrier as soon as it reports: the loop may read pages before this returns.
+      const pauses = epoch > catchUpTo;
+      if (pauses) this.paused = true;
       this.request.events.onEpoch(report);
-      if (epoch > catchUpTo) await this.pause();
+      if (pauses) await this.pause();
     }
   }
 
@@ -247,6 +251,14 @@ export class FakeVm implements Vm {
     return this.script.inputEvery > 0 && epoch % this.script.inputEvery === 0;
   }
 
+  /** Faults of the replica's host: they hit every incarnation of it (unless the script names one). */
+  private hostFaultsAt(epoch: number): Fault[] {
+    const { name, generation } = incarnation(this.id);
+    return this.script.hostFaults
+      .filter((f) => f.replica === name && (f.generation === undefined || f.generation === generation) && f.epoch === epoch)
+      .map((f) => ({ kind: 'bitflip', address: f.address, bit: f.bit }));
+  }
+
   private crashesAt(epoch: number): boolean {
     const { name, generation } = incarnation(this.id);
     return this.script.crashes.some((c) => c.replica === name && c.generation === generation && c.epoch === epoch);
@@ -268,7 +280,6 @@ export class FakeVm implements Vm {
   // ---- waiting ------------------------------------------------------------------------------------
 
   private async pause(): Promise<void> {
-    this.paused = true;
     while (!this.released && !this.gone) await this.sleep();
     this.released = false;
     this.paused = false;

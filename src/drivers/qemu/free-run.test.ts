@@ -55,7 +55,7 @@ test('free-running through the manager: a guest that finishes ends the run clean
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
     assert.deepEqual(report.rollbacks, [], 'a shadow that has not finished yet (or already has) is no divergence');
     assert.deepEqual(
-      report.interventions.filter((i) => i.level === 'predict-failure'),
+      report.actions.filter((a) => a.cause.kind === 'prediction' && a.cause.level === 'predict-failure'),
       [],
     );
     assert.deepEqual(
@@ -126,13 +126,14 @@ test('free-running through the manager: a corrupted mirrored request is predicte
     );
 
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
-    const failures = report.interventions.filter((i) => i.level === 'predict-failure');
-    // One prediction (for the corrupted request only), acted on twice: an alert and the rollback.
-    assert.deepEqual(failures.map((f) => f.kind).sort(), ['alert', 'rollback'], JSON.stringify(report.interventions));
-    assert.equal(new Set(failures.map((f) => `${f.vm}@${f.epoch}`)).size, 1);
-    assert.match(failures[0]?.vm ?? '', /\/shadow1$/);
+    const failures = report.actions.filter((a) => a.cause.kind === 'prediction' && a.cause.level === 'predict-failure');
+    // One prediction (for the corrupted request only, charged to its pair's shadow), acted on: an
+    // alert, and the recovery of both sides of the pair (one shadow cannot say which drifted).
+    assert.deepEqual(failures.map((f) => f.kind).sort(), ['alert', 'refork', 'rollback'], JSON.stringify(report.actions));
+    assert.equal(new Set(failures.map((f) => f.epoch)).size, 1);
+    assert.match(failures.find((f) => f.kind === 'alert')?.vm ?? '', /\/shadow1$/);
     assert.equal(report.rollbacks.length, 1);
-    assert.match(report.rollbacks[0]?.message ?? '', /verified checkpoint/);
+    assert.match(report.rollbacks[0]?.outcome ?? '', /verified checkpoint/);
     assert.equal(report.reforks.length, 1, 'the shadow restarts beside the restored primary');
     assert.equal(report.verifiedEpochs, 36);
     assert.deepEqual(

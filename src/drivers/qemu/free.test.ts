@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { AnalysisEngine } from '../../analysis/engine.js';
-import { predictionScore } from '../../computation/drift.js';
+import { predictionScore } from '../../computation/predictor.js';
 import { BUILT_IN_VM_POLICY } from '../../policy/defaults.js';
 import type { EpochReport } from '../types.js';
 import { QemuDriver } from './driver.js';

@@ -2,17 +2,20 @@
 // transaction in one round trip: pages (skipping stored keys), the checkpoint with the next seq of
 // its computation, then its page-table rows.
 
-import { CheckpointNotFoundError, ComputationNotFoundError } from './errors.js';
-import { newCheckpointId } from './ids.js';
-import type { PostgresConnection } from './postgres-connection.js';
-import { withReference } from './postgres-errors.js';
-import { insertRows } from './postgres-sql.js';
-import { parseRow } from './rows.js';
-import { digestColumns, entryRow, pageRow, pageStatsRow, toCheckpoint } from './sqlite-checkpoints.js';
-import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from './types.js';
+import { CheckpointNotFoundError, ComputationNotFoundError } from '../errors.js';
+import { digestColumns, selectPageStats, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
+import { newCheckpointId } from '../rows/ids.js';
+import type { SqlRunner } from '../rows/sql.js';
+import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from '../types.js';
+import type { PostgresConnection } from './connection.js';
+import { withReference } from './errors.js';
+import { insertRows } from './sql.js';
 
 export class PostgresCheckpoints implements CheckpointRepository {
-  constructor(private readonly db: PostgresConnection) {}
+  constructor(
+    private readonly db: PostgresConnection,
+    private readonly runner: SqlRunner,
+  ) {}
 
   save(checkpoint: NewCheckpoint, entries: readonly PageTableEntry[], pages: readonly PageContent[]): CheckpointRecord {
     const id = newCheckpointId();
@@ -69,10 +72,7 @@ export class PostgresCheckpoints implements CheckpointRepository {
   entries(checkpointId: string): PageTableEntry[] {
     return this.db
       .query('SELECT page, content_key FROM checkpoint_pages WHERE checkpoint_id = $1 ORDER BY page', [checkpointId])
-      .map((row) => {
-        const r = parseRow(entryRow, row, `page table of checkpoint ${checkpointId}`);
-        return { page: r.page, key: r.content_key };
-      });
+      .map((row) => toPageTableEntry(row, checkpointId));
   }
 
   markVerified(checkpointId: string): void {
@@ -82,11 +82,10 @@ export class PostgresCheckpoints implements CheckpointRepository {
 
   readPage(key: string): Uint8Array | null {
     const [row] = this.db.query('SELECT bytes FROM pages WHERE content_key = $1', [key]);
-    return row === undefined ? null : parseRow(pageRow, row, `page ${key}`).bytes;
+    return row === undefined ? null : toPageBytes(row, key);
   }
 
   pageStats(): { readonly pages: number; readonly bytes: number } {
-    const [row] = this.db.query('SELECT COUNT(*) AS pages, COALESCE(SUM(LENGTH(bytes)), 0) AS bytes FROM pages');
-    return parseRow(pageStatsRow, row, 'page statistics');
+    return toPageStats(this.runner.query(selectPageStats())[0]);
   }
 }

@@ -6,7 +6,7 @@ import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeLoopbackPort } from '../free-port.js';
+import { freeLoopbackPort } from '../../free-port.js';
 
 const DEBIAN_ROOT = '/usr/lib/postgresql';
 

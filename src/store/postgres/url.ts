@@ -1,7 +1,7 @@
 // PostgreSQL connection URLs as the user gives them (--store postgres://…) and as they are shown
 // back: messages and Store.location never carry the password.
 
-import { ShadowvmError } from '../errors.js';
+import { ShadowvmError } from '../../errors.js';
 
 /** True when a --store value names a PostgreSQL server rather than a SQLite file. */
 export function isPostgresUrl(value: string): boolean {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { postgresUnavailable, startTestPostgres, type TestPostgres } from './postgres-testing.js';
+import { postgresUnavailable, startTestPostgres, type TestPostgres } from './testing.js';
 
-const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-const guest = fileURLToPath(new URL('../../../guests/bin/stdin_sum.wasm', import.meta.url));
+const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+const guest = fileURLToPath(new URL('../../../../guests/bin/stdin_sum.wasm', import.meta.url));
 
 function shadowvm(args: readonly string[], input = '') {
   const result = spawnSync(process.execPath, [main, ...args], { input, encoding: 'utf8', timeout: 60_000 });

@@ -4,19 +4,29 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { z } from 'zod';
-import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from './errors.js';
-import { LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations, SQLITE_TYPES } from './migrations.js';
-import { parseRow } from './rows.js';
-import { SqliteAudit } from './sqlite-audit.js';
-import { SqliteCheckpoints } from './sqlite-checkpoints.js';
-import { SqliteComputations, SqliteVms } from './sqlite-computations.js';
-import { SqliteDiffLog } from './sqlite-difflog.js';
-import { SqliteInputs } from './sqlite-inputs.js';
-import type { LogStats, Store } from './types.js';
+import { NotAShadowvmDatabaseError, StoreOpenError } from '../errors.js';
+import { type ColumnTypes, LATEST_SCHEMA_VERSION, migrationsTable, pendingMigrations } from '../migrations.js';
+import { SqlAudit } from '../rows/audit.js';
+import { SqlDiffLog } from '../rows/difflog.js';
+import { appliedVersions, tableNames } from '../rows/parse.js';
+import type { LogStats, Store } from '../types.js';
+import { SqliteCheckpoints } from './checkpoints.js';
+import { SqliteComputations, SqliteVms } from './computations.js';
+import { sqliteEpochWriter } from './difflog.js';
+import { SqliteInputs } from './inputs.js';
+import { SqliteRunner } from './runner.js';
 
 /** Where the database lives when no path is given, relative to the working directory. */
 export const DEFAULT_DB_PATH = '.shadowvm/shadowvm.db';
+
+/** SQLite's names for the migrations' column types. */
+export const SQLITE_TYPES: ColumnTypes = {
+  autoId: 'INTEGER PRIMARY KEY',
+  int: 'INTEGER',
+  real: 'REAL',
+  text: 'TEXT',
+  blob: 'BLOB',
+};
 
 /** Marks the file as ours in the SQLite header ("SVM1"), so foreign databases are recognised. */
 const APPLICATION_ID = 0x53564d31;
@@ -55,18 +65,13 @@ function connect(location: string): Database.Database {
   }
 }
 
-const nameRow = z.object({ name: z.string() });
-
 /** Fails unless the file is empty, or a database this project created. */
 function checkIdentity(db: Database.Database, location: string): void {
   let applicationId: unknown;
   let tables: string[];
   try {
     applicationId = db.pragma('application_id', { simple: true });
-    tables = db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-      .all()
-      .map((row) => parseRow(nameRow, row, 'table list').name);
+    tables = tableNames(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all());
   } catch (error) {
     if (error instanceof Database.SqliteError && error.code === 'SQLITE_NOTADB') {
       throw new NotAShadowvmDatabaseError(location);
@@ -78,20 +83,12 @@ function checkIdentity(db: Database.Database, location: string): void {
   if (foreignId || foreignTables) throw new NotAShadowvmDatabaseError(location);
 }
 
-const versionRow = z.object({ version: z.number() });
-
-function migrate(db: Database.Database, location: string): void {
+/** Applies what is pending up to schema version `target`, each migration in one transaction. */
+export function migrate(db: Database.Database, location: string, target = LATEST_SCHEMA_VERSION): void {
   db.exec(migrationsTable(SQLITE_TYPES));
-  const applied = new Set(
-    db
-      .prepare('SELECT version FROM schema_migrations')
-      .all()
-      .map((row) => parseRow(versionRow, row, 'schema version').version),
-  );
-  const newest = Math.max(0, ...applied);
-  if (newest > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(location, newest, LATEST_SCHEMA_VERSION);
+  const applied = appliedVersions(db.prepare('SELECT version FROM schema_migrations').all());
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
-  for (const migration of pendingMigrations(applied)) {
+  for (const migration of pendingMigrations(applied, location, target)) {
     db.transaction(() => {
       for (const statement of migration.statements(SQLITE_TYPES)) db.exec(statement);
       record.run(migration.version, migration.name, Date.now());
@@ -103,21 +100,22 @@ function migrate(db: Database.Database, location: string): void {
 class SqliteStore implements Store {
   readonly computations: SqliteComputations;
   readonly vms: SqliteVms;
-  readonly difflog: SqliteDiffLog;
+  readonly difflog: SqlDiffLog;
   readonly inputs: SqliteInputs;
   readonly checkpoints: SqliteCheckpoints;
-  readonly audit: SqliteAudit;
+  readonly audit: SqlAudit;
 
   constructor(
     private readonly db: Database.Database,
     readonly location: string,
   ) {
+    const runner = new SqliteRunner(db);
     this.computations = new SqliteComputations(db);
     this.vms = new SqliteVms(db);
-    this.difflog = new SqliteDiffLog(db);
-    this.inputs = new SqliteInputs(db);
-    this.checkpoints = new SqliteCheckpoints(db);
-    this.audit = new SqliteAudit(db);
+    this.difflog = new SqlDiffLog(runner, sqliteEpochWriter(db, runner));
+    this.inputs = new SqliteInputs(db, runner);
+    this.checkpoints = new SqliteCheckpoints(db, runner);
+    this.audit = new SqlAudit(runner);
   }
 
   stats(computationId: string): LogStats {

@@ -3,23 +3,15 @@
 // instead of leaking malformed values into the rest of the system.
 
 import { z } from 'zod';
-import type { VmEnd } from '../drivers/types.js';
-import { StoreCorruptError } from './errors.js';
-import type { EpochRange, Json } from './types.js';
+import { StoreCorruptError } from '../errors.js';
+import type { EpochRange, Json } from '../types.js';
 
 export const stringRecord = z.record(z.string(), z.string());
 export const numberRecord = z.record(z.string(), z.number());
 
-export const vmEndSchema: z.ZodType<VmEnd> = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('exit'), code: z.number() }),
-  z.object({ kind: z.enum(['trap', 'oom', 'runaway', 'killed', 'error']), message: z.string() }),
-]);
-
-export const profileSchema = z.object({ name: z.string(), dimensions: stringRecord });
-
 export const jsonSchema: z.ZodType<Json> = z.json();
 
-/** SQLite returns BLOBs as Buffers; callers get plain Uint8Array views of them (no copy). */
+/** Both databases return BLOBs (BYTEA) as Buffers; callers get plain Uint8Array views of them (no copy). */
 export const bytes = z.instanceof(Uint8Array).transform((blob) => new Uint8Array(blob.buffer, blob.byteOffset, blob.length));
 
 /** Integer columns holding 0/1. */
@@ -44,4 +36,25 @@ export function parseJson<T>(text: string, schema: z.ZodType<T>, what: string): 
 /** An epoch range as inclusive SQL bounds, open sides widened to every epoch. */
 export function epochBounds(range: EpochRange): { from: number; to: number } {
   return { from: range.from ?? Number.MIN_SAFE_INTEGER, to: range.to ?? Number.MAX_SAFE_INTEGER };
+}
+
+const versionRow = z.object({ version: z.number() });
+
+/** The schema versions recorded in schema_migrations, from its `version` rows. */
+export function appliedVersions(rows: readonly unknown[]): Set<number> {
+  return new Set(rows.map((row) => parseRow(versionRow, row, 'schema version').version));
+}
+
+const nameRow = z.object({ name: z.string() });
+
+/** Table names from rows of `name`. */
+export function tableNames(rows: readonly unknown[]): string[] {
+  return rows.map((row) => parseRow(nameRow, row, 'table list').name);
+}
+
+const idRow = z.object({ id: z.number() });
+
+/** The `id` a statement RETURNed. */
+export function toId(row: unknown, what: string): number {
+  return parseRow(idRow, row, what).id;
 }

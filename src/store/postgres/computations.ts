@@ -1,12 +1,10 @@
 // Computations and their VMs, in PostgreSQL. Rows have the SQLite store's shape (same schema), so
 // the row mappers are shared with it.
 
-import type { VmEnd } from '../drivers/types.js';
-import { ComputationNotFoundError, VmNotFoundError } from './errors.js';
-import { newComputationId } from './ids.js';
-import type { PostgresConnection } from './postgres-connection.js';
-import { withReference } from './postgres-errors.js';
-import { DEFAULT_LIST_LIMIT, toComputation, toVm } from './sqlite-computations.js';
+import type { VmEnd } from '../../drivers/types.js';
+import { ComputationNotFoundError, VmNotFoundError } from '../errors.js';
+import { DEFAULT_LIST_LIMIT, toComputation, toVm } from '../rows/computations.js';
+import { newComputationId } from '../rows/ids.js';
 import type {
   ComputationPatch,
   ComputationQuery,
@@ -17,7 +15,9 @@ import type {
   VmRecord,
   VmRepository,
   VmStatus,
-} from './types.js';
+} from '../types.js';
+import type { PostgresConnection } from './connection.js';
+import { withReference } from './errors.js';
 
 export class PostgresComputations implements ComputationRepository {
   constructor(private readonly db: PostgresConnection) {}

@@ -2,17 +2,20 @@
 // records go in as one transaction; the (computation, seq) key turns a concurrent writer's race
 // into the same InputLogOrderError.
 
-import type { InputRecord } from '../drivers/types.js';
-import { ComputationNotFoundError, InputLogOrderError } from './errors.js';
-import type { PostgresConnection } from './postgres-connection.js';
-import { PostgresQueryError, SqlState, withReference } from './postgres-errors.js';
-import { insertRows } from './postgres-sql.js';
-import { parseRow } from './rows.js';
-import { countRow, DEFAULT_READ, inputRow } from './sqlite-inputs.js';
-import type { InputLogRepository } from './types.js';
+import type { InputRecord } from '../../drivers/types.js';
+import { ComputationNotFoundError, InputLogOrderError } from '../errors.js';
+import { DEFAULT_READ, selectInputCount, toInput, toInputCount } from '../rows/inputs.js';
+import type { SqlRunner } from '../rows/sql.js';
+import type { InputLogRepository } from '../types.js';
+import type { PostgresConnection } from './connection.js';
+import { PostgresQueryError, SqlState, withReference } from './errors.js';
+import { insertRows } from './sql.js';
 
 export class PostgresInputs implements InputLogRepository {
-  constructor(private readonly db: PostgresConnection) {}
+  constructor(
+    private readonly db: PostgresConnection,
+    private readonly runner: SqlRunner,
+  ) {}
 
   append(computationId: string, records: readonly InputRecord[]): void {
     const first = records[0];
@@ -45,12 +48,10 @@ export class PostgresInputs implements InputLogRepository {
         from,
         limit,
       ])
-      .map((row) => parseRow(inputRow, row, `input of ${computationId}`));
+      .map((row) => toInput(row, computationId));
   }
 
   count(computationId: string): number {
-    // seq runs 0, 1, 2… without gaps, so the next seq is the count.
-    const [row] = this.db.query('SELECT COALESCE(MAX(seq) + 1, 0) AS n FROM inputs WHERE computation_id = $1', [computationId]);
-    return parseRow(countRow, row, 'input count').n;
+    return toInputCount(this.runner.query(selectInputCount(computationId))[0]);
   }
 }

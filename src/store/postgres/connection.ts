@@ -1,22 +1,13 @@
 // A synchronous PostgreSQL connection for the caller's thread: the pg client lives in a worker
-// (postgres-worker.ts) and each call blocks until the worker answers (protocol in
-// postgres-channel.ts). One request is in flight at a time, which is also what keeps a
+// (worker.ts) and each call blocks until the worker answers (protocol in channel.ts). One request is in flight at a time, which is also what keeps a
 // transaction's statements together on the one connection.
 
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { waitWhile } from '../wait-while.js';
-import {
-  Flag,
-  type PgFailure,
-  type PgRequest,
-  type PgResponse,
-  type PgWorkerData,
-  type Row,
-  type SqlStatement,
-  type SqlValue,
-} from './postgres-channel.js';
-import { PostgresConnectError, PostgresQueryError, PostgresUnresponsiveError } from './postgres-errors.js';
+import { waitWhile } from '../../wait-while.js';
+import type { SqlStatement, SqlValue } from '../rows/sql.js';
+import { Flag, type PgFailure, type PgRequest, type PgResponse, type PgWorkerData, type Row } from './channel.js';
+import { PostgresConnectError, PostgresQueryError, PostgresUnresponsiveError } from './errors.js';
 
 /** Longest wait for one answer before the connection is given up on. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
@@ -51,7 +42,7 @@ export class PostgresConnection {
     const { port1, port2 } = new MessageChannel();
     const flag = new SharedArrayBuffer(4);
     const data: PgWorkerData = { url, port: port2, flag };
-    const worker = new Worker(new URL('./postgres-worker.js', import.meta.url), { workerData: data, transferList: [port2] });
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: data, transferList: [port2] });
     // The connection must not keep the process alive: a caller that forgets close() still exits.
     worker.unref();
     port1.unref();

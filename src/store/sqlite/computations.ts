@@ -1,53 +1,22 @@
 // Computations and their VMs, in SQLite.
 
 import type Database from 'better-sqlite3';
-import { z } from 'zod';
-import type { VmEnd } from '../drivers/types.js';
-import { ComputationNotFoundError, VmNotFoundError } from './errors.js';
-import { newComputationId } from './ids.js';
-import { jsonSchema, parseJson, parseRow, profileSchema, vmEndSchema } from './rows.js';
-import { withReference } from './sqlite-errors.js';
-import {
-  COMPUTATION_STATUSES,
-  type ComputationPatch,
-  type ComputationQuery,
-  type ComputationRepository,
-  type ComputationRow,
-  type NewComputation,
-  type NewVm,
-  type VmRecord,
-  type VmRepository,
-  type VmStatus,
-} from './types.js';
-
-const computationRow = z.object({
-  id: z.string(),
-  name: z.string(),
-  image: z.string(),
-  config: z.string(),
-  status: z.enum(COMPUTATION_STATUSES),
-  exit_code: z.number().nullable(),
-  report: z.string().nullable(),
-  created_at: z.number(),
-  updated_at: z.number(),
-});
-
-export function toComputation(row: unknown): ComputationRow {
-  const r = parseRow(computationRow, row, 'computation');
-  return {
-    id: r.id,
-    name: r.name,
-    image: r.image,
-    config: parseJson(r.config, jsonSchema, `config of computation ${r.id}`),
-    status: r.status,
-    exitCode: r.exit_code,
-    report: r.report === null ? null : parseJson(r.report, jsonSchema, `report of computation ${r.id}`),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
-
-export const DEFAULT_LIST_LIMIT = 50;
+import type { VmEnd } from '../../drivers/types.js';
+import { ComputationNotFoundError, VmNotFoundError } from '../errors.js';
+import { DEFAULT_LIST_LIMIT, toComputation, toVm } from '../rows/computations.js';
+import { newComputationId } from '../rows/ids.js';
+import type {
+  ComputationPatch,
+  ComputationQuery,
+  ComputationRepository,
+  ComputationRow,
+  NewComputation,
+  NewVm,
+  VmRecord,
+  VmRepository,
+  VmStatus,
+} from '../types.js';
+import { withReference } from './errors.js';
 
 export class SqliteComputations implements ComputationRepository {
   private readonly insertStmt: Database.Statement;
@@ -106,32 +75,6 @@ export class SqliteComputations implements ComputationRepository {
     if (computation === null) throw new ComputationNotFoundError(id);
     return computation;
   }
-}
-
-const vmRow = z.object({
-  computation_id: z.string(),
-  vm_id: z.string(),
-  role: z.enum(['primary', 'shadow']),
-  profile: z.string(),
-  status: z.enum(['starting', 'running', 'ended']),
-  end_state: z.string().nullable(),
-  started_at: z.number(),
-  ended_at: z.number().nullable(),
-});
-
-export function toVm(row: unknown): VmRecord {
-  const r = parseRow(vmRow, row, 'VM');
-  const what = `VM ${r.vm_id} of ${r.computation_id}`;
-  return {
-    computationId: r.computation_id,
-    vmId: r.vm_id,
-    role: r.role,
-    profile: parseJson(r.profile, profileSchema, `profile of ${what}`),
-    status: r.status,
-    end: r.end_state === null ? null : parseJson(r.end_state, vmEndSchema, `end of ${what}`),
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-  };
 }
 
 export class SqliteVms implements VmRepository {

@@ -3,70 +3,14 @@
 
 import type Database from 'better-sqlite3';
 import { z } from 'zod';
-import type { StateDigest } from '../drivers/types.js';
-import { CheckpointNotFoundError, ComputationNotFoundError } from './errors.js';
-import { newCheckpointId } from './ids.js';
-import { bytes, flag, parseJson, parseRow, stringRecord } from './rows.js';
-import { withReference } from './sqlite-errors.js';
-import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from './types.js';
+import { CheckpointNotFoundError, ComputationNotFoundError } from '../errors.js';
+import { digestColumns, selectPageStats, toCheckpoint, toPageBytes, toPageStats, toPageTableEntry } from '../rows/checkpoints.js';
+import { newCheckpointId } from '../rows/ids.js';
+import { parseRow } from '../rows/parse.js';
+import type { CheckpointRecord, CheckpointRepository, NewCheckpoint, PageContent, PageTableEntry } from '../types.js';
+import { withReference } from './errors.js';
+import type { SqliteRunner } from './runner.js';
 
-const checkpointRow = z.object({
-  id: z.string(),
-  computation_id: z.string(),
-  parent_id: z.string().nullable(),
-  seq: z.number(),
-  epoch: z.number(),
-  page_size: z.number(),
-  page_count: z.number(),
-  registers: z.string(),
-  driver_state: z.string(),
-  root_digest: z.string(),
-  state_digest: z.string().nullable(),
-  page_hashes: bytes.nullable(),
-  verified: flag,
-  created_at: z.number(),
-});
-
-/** StateDigest minus its page hashes, which have their own BLOB column. */
-const digestMetaSchema = z.object({ pageSize: z.number(), registers: stringRecord, outputs: stringRecord });
-
-function toDigest(meta: string | null, pageHashes: Uint8Array | null, what: string): StateDigest | null {
-  if (meta === null || pageHashes === null) return null;
-  return { ...parseJson(meta, digestMetaSchema, what), pageHashes };
-}
-
-export function toCheckpoint(row: unknown): CheckpointRecord {
-  const r = parseRow(checkpointRow, row, 'checkpoint');
-  const what = `checkpoint ${r.id}`;
-  return {
-    id: r.id,
-    computationId: r.computation_id,
-    parentId: r.parent_id,
-    seq: r.seq,
-    epoch: r.epoch,
-    pageSize: r.page_size,
-    pageCount: r.page_count,
-    registers: parseJson(r.registers, stringRecord, `registers of ${what}`),
-    driverState: parseJson(r.driver_state, stringRecord, `driver state of ${what}`),
-    rootDigest: r.root_digest,
-    digest: toDigest(r.state_digest, r.page_hashes, `digest of ${what}`),
-    verified: r.verified,
-    createdAt: r.created_at,
-  };
-}
-
-/** A state digest as its two columns: the JSON metadata and the page hashes (both null when absent). */
-export function digestColumns(digest: StateDigest | null): { stateDigest: string | null; pageHashes: Uint8Array | null } {
-  if (digest === null) return { stateDigest: null, pageHashes: null };
-  return {
-    stateDigest: JSON.stringify({ pageSize: digest.pageSize, registers: digest.registers, outputs: digest.outputs }),
-    pageHashes: digest.pageHashes,
-  };
-}
-
-export const entryRow = z.object({ page: z.number(), content_key: z.string().nullable() });
-export const pageRow = z.object({ bytes });
-export const pageStatsRow = z.object({ pages: z.number(), bytes: z.number() });
 const seqRow = z.object({ seq: z.number() });
 
 export class SqliteCheckpoints implements CheckpointRepository {
@@ -79,10 +23,12 @@ export class SqliteCheckpoints implements CheckpointRepository {
   private readonly entriesStmt: Database.Statement;
   private readonly verifyStmt: Database.Statement;
   private readonly pageStmt: Database.Statement;
-  private readonly pageStatsStmt: Database.Statement;
   private readonly saveTx: (c: NewCheckpoint, e: readonly PageTableEntry[], p: readonly PageContent[]) => string;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly runner: SqliteRunner,
+  ) {
     this.insertStmt = db.prepare(
       `INSERT INTO checkpoints (id, computation_id, parent_id, seq, epoch, page_size, page_count, registers,
          driver_state, root_digest, state_digest, page_hashes, verified, created_at)
@@ -97,7 +43,6 @@ export class SqliteCheckpoints implements CheckpointRepository {
     this.entriesStmt = db.prepare('SELECT page, content_key FROM checkpoint_pages WHERE checkpoint_id = ? ORDER BY page');
     this.verifyStmt = db.prepare('UPDATE checkpoints SET verified = 1 WHERE id = ?');
     this.pageStmt = db.prepare('SELECT bytes FROM pages WHERE content_key = ?');
-    this.pageStatsStmt = db.prepare('SELECT COUNT(*) AS pages, COALESCE(SUM(LENGTH(bytes)), 0) AS bytes FROM pages');
     this.saveTx = db.transaction((checkpoint, entries, pages) => this.insert(checkpoint, entries, pages));
   }
 
@@ -144,10 +89,7 @@ export class SqliteCheckpoints implements CheckpointRepository {
   }
 
   entries(checkpointId: string): PageTableEntry[] {
-    return this.entriesStmt.all(checkpointId).map((row) => {
-      const r = parseRow(entryRow, row, `page table of checkpoint ${checkpointId}`);
-      return { page: r.page, key: r.content_key };
-    });
+    return this.entriesStmt.all(checkpointId).map((row) => toPageTableEntry(row, checkpointId));
   }
 
   markVerified(checkpointId: string): void {
@@ -156,11 +98,11 @@ export class SqliteCheckpoints implements CheckpointRepository {
 
   readPage(key: string): Uint8Array | null {
     const row = this.pageStmt.get(key);
-    return row === undefined ? null : parseRow(pageRow, row, `page ${key}`).bytes;
+    return row === undefined ? null : toPageBytes(row, key);
   }
 
   pageStats(): { readonly pages: number; readonly bytes: number } {
-    return parseRow(pageStatsRow, this.pageStatsStmt.get(), 'page statistics');
+    return toPageStats(this.runner.query(selectPageStats())[0]);
   }
 
   private require(id: string): CheckpointRecord {

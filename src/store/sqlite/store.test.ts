@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
-import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from './errors.js';
-import { LATEST_SCHEMA_VERSION } from './migrations.js';
-import { openSqliteStore } from './sqlite.js';
-import { storeContract } from './store-contract.js';
-import type { Store } from './types.js';
+import { storeContract } from '../contract.js';
+import { NotAShadowvmDatabaseError, SchemaTooNewError, StoreOpenError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations.js';
+import type { Store } from '../types.js';
+import { SqliteRunner } from './runner.js';
+import { migrate, openSqliteStore } from './store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -27,7 +28,19 @@ function withStore<T>(path: string, use: (store: Store) => T): T {
   }
 }
 
-storeContract({ fresh: freshPath, open: (path) => openSqliteStore({ path }) });
+storeContract({
+  fresh: freshPath,
+  open: (path) => openSqliteStore({ path }),
+  legacy: (path, version, statements) => {
+    const db = new Database(path);
+    try {
+      migrate(db, path, version);
+      new SqliteRunner(db).transaction(statements);
+    } finally {
+      db.close();
+    }
+  },
+});
 
 test('the default database lives in .shadowvm under the working directory', () => {
   const cwd = join(dir, 'project');

@@ -1,7 +1,8 @@
 // Errors of the PostgreSQL store. Each names the server by its redacted URL and says what to do.
 
-import { ShadowvmError } from '../errors.js';
-import type { PgFailure } from './postgres-channel.js';
+import { ShadowvmError } from '../../errors.js';
+import { referenceGuard } from '../rows/references.js';
+import type { PgFailure } from './channel.js';
 
 /** SQLSTATE codes the store reacts to (PostgreSQL manual, appendix A). */
 export const SqlState = {
@@ -72,12 +73,6 @@ export class PostgresUnresponsiveError extends ShadowvmError {
   }
 }
 
-/** Runs a write, turning a missing referenced row into the caller's typed error. */
-export function withReference<T>(write: () => T, missing: () => Error): T {
-  try {
-    return write();
-  } catch (error) {
-    if (error instanceof PostgresQueryError && error.sqlstate === SqlState.foreignKeyViolation) throw missing();
-    throw error;
-  }
-}
+export const withReference = referenceGuard(
+  (error) => error instanceof PostgresQueryError && error.sqlstate === SqlState.foreignKeyViolation,
+);

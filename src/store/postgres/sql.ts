@@ -1,7 +1,7 @@
 // Building statements for the PostgreSQL store: multi-row inserts, so a batch of rows costs one
 // statement instead of one per row.
 
-import type { SqlStatement, SqlValue } from './postgres-channel.js';
+import type { SqlStatement, SqlValue } from '../rows/sql.js';
 
 /** Rows per statement: far below PostgreSQL's 65535 bind parameters for any table here. */
 const ROWS_PER_STATEMENT = 1000;

@@ -3,15 +3,8 @@
 
 import { workerData } from 'node:worker_threads';
 import { Client } from 'pg';
-import {
-  Flag,
-  type PgFailure,
-  type PgRequest,
-  type PgResponse,
-  type PgWorkerData,
-  type Row,
-  type SqlStatement,
-} from './postgres-channel.js';
+import type { SqlStatement } from '../rows/sql.js';
+import { Flag, type PgFailure, type PgRequest, type PgResponse, type PgWorkerData, type Row } from './channel.js';
 
 const { url, port, flag } = workerData as PgWorkerData;
 const signal = new Int32Array(flag);

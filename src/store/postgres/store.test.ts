@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NotAShadowvmDatabaseError, SchemaTooNewError } from './errors.js';
-import { LATEST_SCHEMA_VERSION } from './migrations.js';
-import { openPostgresStore } from './postgres.js';
-import { PostgresConnection } from './postgres-connection.js';
-import { PostgresConnectError, PostgresQueryError } from './postgres-errors.js';
-import { PASSWORD_ROLE, postgresUnavailable, startTestPostgres, type TestPostgres } from './postgres-testing.js';
-import { redactUrl } from './postgres-url.js';
-import { storeContract } from './store-contract.js';
+import { storeContract } from '../contract.js';
+import { NotAShadowvmDatabaseError, SchemaTooNewError } from '../errors.js';
+import { LATEST_SCHEMA_VERSION } from '../migrations.js';
+import { PostgresConnection } from './connection.js';
+import { PostgresConnectError, PostgresQueryError } from './errors.js';
+import { migrate, openPostgresStore } from './store.js';
+import { PASSWORD_ROLE, postgresUnavailable, startTestPostgres, type TestPostgres } from './testing.js';
+import { redactUrl } from './url.js';
 
 const unavailable = postgresUnavailable();
 
@@ -28,7 +28,19 @@ describe('PostgreSQL store', { skip: unavailable ?? false }, () => {
     }
   }
 
-  storeContract({ fresh: () => server.createDatabase(), open: (url) => openPostgresStore({ url }) });
+  storeContract({
+    fresh: () => server.createDatabase(),
+    open: (url) => openPostgresStore({ url }),
+    legacy: (url, version, statements) => {
+      const db = PostgresConnection.open(url, redactUrl(url));
+      try {
+        migrate(db, url, version);
+        db.transaction(statements);
+      } finally {
+        db.close();
+      }
+    },
+  });
 
   test('the store location is the URL without its password', () => {
     const url = server.createDatabase().replace('postgres@', 'postgres:s3cret@');

@@ -5,15 +5,7 @@
 // byte arrays need no hand-made encoding and have no size limit.
 
 import type { MessagePort } from 'node:worker_threads';
-
-/** A statement parameter; byte arrays bind as BYTEA. */
-export type SqlValue = string | number | boolean | null | Uint8Array;
-
-export interface SqlStatement {
-  /** SQL with $1, $2… placeholders. */
-  readonly sql: string;
-  readonly params: readonly SqlValue[];
-}
+import type { SqlStatement } from '../rows/sql.js';
 
 export type Row = Readonly<Record<string, unknown>>;
 
