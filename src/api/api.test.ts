@@ -200,7 +200,7 @@ describe('REST API', () => {
     for (const name of [
       'shadowvm_epochs_total',
       'shadowvm_diff_pages_total',
-      'shadowvm_drift_score',
+      'shadowvm_prediction_score',
       'shadowvm_predictions_total',
       'shadowvm_interventions_total',
       'shadowvm_lag_ms',
@@ -210,6 +210,6 @@ describe('REST API', () => {
     }
     assert.match(text, new RegExp(`shadowvm_epochs_total\\{computation="${spinId}"\\} \\d+`));
     assert.match(text, new RegExp(`shadowvm_diff_pages_total\\{computation="${spinId}",vm="${spinId}/shadow\\d"\\} [1-9]`));
-    assert.match(text, new RegExp(`shadowvm_drift_score\\{computation="${spinId}",vm="${spinId}/primary[^"]*"\\} `));
+    assert.match(text, new RegExp(`shadowvm_prediction_score\\{computation="${spinId}",vm="${spinId}/primary[^"]*"\\} `));
   });
 });

@@ -95,7 +95,7 @@ const VmSchema = z.object({
   end: z.unknown().nullable(),
   startedAt: z.number(),
   endedAt: z.number().nullable(),
-  score: z.number().nullable().describe('latest drift score'),
+  score: z.number().nullable().describe('latest failure-prediction score'),
 });
 
 const EpochViewSchema = z.object({

@@ -258,7 +258,7 @@ export interface VmRequest {
  * How replicas of a driver compare. `exact`: replicas are deterministic (wasm, QEMU lockstep), so
  * any difference in state or output is a fault and goes to the vote. `drift`: replicas run free
  * beside each other (QEMU COLO-style), so they differ benignly all the time; differences become
- * features the analysis engine learns, and only a drift score over the policy's threshold acts.
+ * features the analysis engine learns, and only a score over the policy's threshold acts.
  */
 export type Agreement = 'exact' | 'drift';
 

@@ -47,7 +47,7 @@ export interface LiveState {
   readonly phase: Phase;
   readonly epoch: number;
   readonly replicas: readonly { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[];
-  /** Latest drift score by VM id. */
+  /** Latest failure-prediction score by VM id. */
   readonly scores: Readonly<Record<string, number>>;
   /** Policy levels by VM id, mildest first. */
   readonly thresholds: Readonly<Record<string, readonly Threshold[]>>;

@@ -1,5 +1,5 @@
 // Prometheus metrics, fed from the event bus: per computation and VM, epochs, differing pages,
-// drift score, predictions, interventions, lag and overhead; plus the manager's queue.
+// prediction score, predictions, interventions, lag and overhead; plus the manager's queue.
 //
 // A long-running service sees computation after computation, and every one adds label sets. An
 // ended computation's series (its totals and last values) stay while it is among the last
@@ -59,7 +59,7 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
     'Epochs at which the vote blamed a VM (or no majority decided: vm "undecided")',
     ['computation', 'vm'],
   );
-  const score = make.gauge('shadowvm_drift_score', 'Latest drift score (0..1) the policy judged', ['computation', 'vm']);
+  const score = make.gauge('shadowvm_prediction_score', 'Latest failure-prediction score (0..1) the policy judged', ['computation', 'vm']);
   const predictions = make.counter('shadowvm_predictions_total', 'Warning and failure predictions', ['computation', 'vm', 'level']);
   const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', [
     'computation',

@@ -3,11 +3,11 @@
 // something changed and carries the live series (scores, page differences).
 
 import { api, events } from './api.js';
-import { DriftChart, PageMap } from './charts.js';
+import { PageMap, ScoreChart } from './charts.js';
 import { renderCheckpoints, renderComputations, renderFacts, renderTimeline } from './panels.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { selected: null, stream: null, drift: null, pages: null, computation: null };
+const state = { selected: null, stream: null, scores: null, pages: null, computation: null };
 
 // At most one run per `ms`, and always one after the last call. (A debounce that restarts its
 // timer on every call would never run while a fast computation streams events without pause.)
@@ -61,7 +61,7 @@ async function refreshDetail() {
   for (const button of ['inject', 'rollback', 'apply-thresholds', 'cancel'])
     $(button).disabled = !(running || (button === 'cancel' && computation.live?.phase === 'queued'));
   const levels = Object.values(computation.live?.thresholds ?? {})[0];
-  state.drift.setThresholds(levels);
+  state.scores.setThresholds(levels);
   if (levels && document.activeElement?.id !== 'th-warn' && document.activeElement?.id !== 'th-fail') {
     $('th-warn').value = levels.find((l) => l.name === 'warn')?.enter ?? '';
     $('th-fail').value = levels.find((l) => l.name === 'predict-failure')?.enter ?? '';
@@ -80,12 +80,12 @@ function select(id) {
   $('empty').hidden = true;
   $('drift').replaceChildren();
   $('heatmap').replaceChildren();
-  state.drift = new DriftChart($('drift'));
+  state.scores = new ScoreChart($('drift'));
   state.pages = new PageMap($('heatmap'));
   // Replays what the manager still keeps of this computation, then follows it live.
   state.stream = events({ computation: id, lastEventId: '0' }, (type, data) => {
     if (data.computationId !== state.selected) return;
-    if (type === 'score') state.drift.add(data.at, data.scores);
+    if (type === 'score') state.scores.add(data.at, data.scores);
     else if (type === 'divergence') state.pages.add(data.epoch, data.vmId, data.pages);
     else if (type === 'epoch') state.pages.extend(data.epoch);
     if (type !== 'score' && type !== 'divergence') refreshDetailSoon();

@@ -1,4 +1,4 @@
-// The two live charts, both uPlot: each VM's drift score over time against the policy's
+// The two live charts, both uPlot: each VM's failure-prediction score over time against the policy's
 // thresholds, and the page-difference map (differing pages × epochs, one colour per shadow).
 
 import uPlot from '/vendor/uPlot.esm.js';
@@ -19,7 +19,7 @@ function sizeOf(element) {
   return { width: Math.max(200, Math.floor(box.width)), height: Math.max(120, Math.floor(box.height) - 28) };
 }
 
-export class DriftChart {
+export class ScoreChart {
   constructor(element) {
     this.element = element;
     this.slots = [];
