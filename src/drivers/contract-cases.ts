@@ -224,7 +224,6 @@ const cases: Readonly<Record<ContractCaseName, (run: ContractRun) => Promise<voi
     await s.session.withReplica('misrestored', 'shadow', { restore }, async (wrong) => {
       // It may refuse in start() as well; what counts is that it ends.
       await attempt(() => wrong.vm.start(), epochMs, 'start');
-      wrong.vm.endOfInput();
       const { log } = wrong;
       await log.until(() => log.gone !== undefined || log.restoredAt.length > 0 || log.lastEpoch >= K, epochMs * (K + 1));
       await sleep(quietMs);
