@@ -62,6 +62,11 @@ export class FakeVm implements Vm {
     this.live = request.role === 'primary';
   }
 
+  /** The VM is gone (onGone came). */
+  get ended(): boolean {
+    return this.gone;
+  }
+
   async start(): Promise<void> {
     if (this.started) throw new Error(`VM ${this.id} started twice`);
     this.started = true;

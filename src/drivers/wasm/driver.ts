@@ -105,6 +105,7 @@ export class WasmDriver implements Driver {
       profile,
       events: request.events,
       ...(profile.v8Flags ? { v8Flags: profile.v8Flags } : {}),
+      ...(request.restore?.target ? { restoreTarget: request.restore.target } : {}),
       init: {
         vmId: request.id,
         role: request.role,
