@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BenchLine } from './line.js';
+import { runSuites, type Suite } from './runner.js';
+
+const suite =
+  (lines: readonly BenchLine[]): (() => Promise<Suite>) =>
+  async () => ({ run: async () => lines });
+const kept: BenchLine = { name: 'kept', value: 1, unit: '×', goal: '≤ 2', ok: true };
+const missed: BenchLine = { name: 'missed', value: 3, unit: '×', goal: '≤ 2', ok: false };
+const informational: BenchLine = { name: 'informational', value: 7, unit: 'ms' };
+
+async function run(suites: Readonly<Record<string, () => Promise<Suite>>>) {
+  let report = '';
+  let warnings = '';
+  const code = await runSuites(suites, Object.keys(suites), { write: (t) => (report += t), warn: (t) => (warnings += t) });
+  return { code, report, warnings };
+}
+
+test('every promise kept: exit code 0', async () => {
+  const { code, report } = await run({ a: suite([kept, informational]) });
+  assert.equal(code, 0);
+  assert.match(report, /every promise kept/);
+});
+
+test('a missed promise: exit code 1, and the count is printed', async () => {
+  const { code, report } = await run({ a: suite([kept, missed]), b: suite([missed]) });
+  assert.equal(code, 1);
+  assert.match(report, /2 promise\(s\) missed/);
+});
+
+test('a suite that throws: exit code 1, its error reported, the suites after it still run', async () => {
+  const broken = async (): Promise<Suite> => ({
+    run: async () => {
+      throw new Error('no guest here');
+    },
+  });
+  const { code, report, warnings } = await run({ broken, after: suite([kept]) });
+  assert.equal(code, 1);
+  assert.match(report, /## broken\nFAILED: no guest here\n/);
+  assert.match(report, /## after\nkept/);
+  assert.match(report, /suite\(s\) failed: broken/);
+  assert.match(warnings, /bench broken: Error: no guest here/);
+});
