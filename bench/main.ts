@@ -3,9 +3,10 @@
 // `npm run bench -- NAME…` runs only the named suites. Exit code: 0 when every promise measured
 // was kept and every suite ran to its end, 1 otherwise, 2 for an unknown suite.
 
+import type { SuiteName } from './goals.js';
 import { runSuites, type Suite } from './runner.js';
 
-const SUITES: Record<string, () => Promise<Suite>> = {
+const SUITES: Record<SuiteName, () => Promise<Suite>> = {
   digest: () => import('./digest-throughput.js'),
   instrument: () => import('./instrument-overhead.js'),
   shadowing: () => import('./shadowing.js'),

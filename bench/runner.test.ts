@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { GOALS } from './goals.js';
 import type { BenchLine } from './line.js';
 import { runSuites, type Suite } from './runner.js';
 
 const suite =
   (lines: readonly BenchLine[]): (() => Promise<Suite>) =>
   async () => ({ run: async () => lines });
-const kept: BenchLine = { name: 'kept', value: 1, unit: '×', goal: '≤ 2', ok: true };
-const missed: BenchLine = { name: 'missed', value: 3, unit: '×', goal: '≤ 2', ok: false };
+const kept: BenchLine = { name: 'kept', value: 1, unit: '×', goal: GOALS.shadowedWallTime };
+const missed: BenchLine = { name: 'missed', value: 1.3, unit: '×', goal: GOALS.shadowedWallTime };
 const informational: BenchLine = { name: 'informational', value: 7, unit: 'ms' };
 
 async function run(suites: Readonly<Record<string, () => Promise<Suite>>>) {
@@ -41,4 +42,10 @@ test('a suite that throws: exit code 1, its error reported, the suites after it 
   assert.match(report, /## after\nkept/);
   assert.match(report, /suite\(s\) failed: broken/);
   assert.match(warnings, /bench broken: Error: no guest here/);
+});
+
+test('a suite that does not measure a promise the table gives it fails', async () => {
+  const { code, report } = await run({ digest: suite([informational]) });
+  assert.equal(code, 1);
+  assert.match(report, /FAILED: no line measured digestThroughput/);
 });
