@@ -6,7 +6,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { instrumentModule } from '../src/drivers/wasm/instrument/instrument.js';
-import { clangAvailable, compileC, runGuest } from '../src/drivers/wasm/instrument/testing.js';
+import { compileC, runGuest } from '../src/drivers/wasm/instrument/testing.js';
+import { requireTool } from '../src/host-tools.js';
 import { GOALS } from './goals.js';
 import { type BenchLine, median } from './line.js';
 
@@ -32,9 +33,7 @@ function cpuMs(work: () => void): number {
 }
 
 export async function run(): Promise<BenchLine[]> {
-  if (!(await clangAvailable())) {
-    return [{ name: 'instrumentation overhead: skipped, clang --target=wasm32-wasi not available', value: 0, unit: '' }];
-  }
+  requireTool('clang');
   const lines: BenchLine[] = [];
   const ratios: number[] = [];
   for (const guest of GUESTS) {

@@ -8,6 +8,7 @@ import { createReplica, type Replica, step } from '../src/drivers/qemu/harness.j
 import { RamFile } from '../src/drivers/qemu/ram.js';
 import type { QemuVm } from '../src/drivers/qemu/vm.js';
 import type { EpochReport, RestoreTarget } from '../src/drivers/types.js';
+import { requireTool } from '../src/host-tools.js';
 import { GOALS } from './goals.js';
 import { type BenchLine, median } from './line.js';
 
@@ -154,6 +155,7 @@ async function roundsPerSecond(mode: 'free' | 'lockstep'): Promise<number> {
 }
 
 export async function run(): Promise<BenchLine[]> {
+  requireTool('qemu');
   await ensureGuest();
   const lines = await memoryAndCheckpoints();
   lines.push(...(await cloneOfRunningGuest()));
