@@ -88,7 +88,7 @@ async function run(launch: Launch, driver: Driver, image: ImageIdentity): Promis
   computation.addObserver(
     new DriftAnalysis({
       computationId: row.id,
-      engine: new AnalysisEngine({ agreement: driver.agreement }),
+      engine: new AnalysisEngine({ agreement: driver.agreement, byFeature: policy.detectors }),
       evaluator,
       intervener,
       store,
