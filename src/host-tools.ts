@@ -18,12 +18,14 @@ interface HostTool {
 
 /** Where `command` is on the PATH, or undefined. */
 export function commandPath(command: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter((entry) => entry !== '')) {
     const path = join(dir, command);
     try {
       accessSync(path, constants.X_OK);
       return path;
-    } catch {}
+    } catch {
+      // not here, or not executable: the next directory
+    }
   }
   return undefined;
 }
