@@ -8,18 +8,19 @@ import { ALL_GOALS, GOALS, goalText, meets, stateText } from './goals.js';
 
 const SPECIFICATION = new URL('../../docs/SPECIFICATION.md', import.meta.url);
 
-/** The promise rows of the specification's tables: | `id` | promise | goal | state |. */
+/** The promise rows of the specification's tables, | `id` | promise | goal | state |, however padded. */
 function specificationRows(): Map<string, string[]> {
   const rows = new Map<string, string[]>();
   for (const line of readFileSync(SPECIFICATION, 'utf8').split('\n')) {
-    const row = /^\| `([^`]+)` \|(.*)\|$/.exec(line);
-    if (row === null) continue;
-    const [, id = '', rest = ''] = row;
+    if (!line.startsWith('|')) continue;
+    const [first = '', ...cells] = line
+      .split('|')
+      .slice(1, -1)
+      .map((cell) => cell.trim());
+    const id = /^`([^`]+)`$/.exec(first)?.[1];
+    if (id === undefined) continue;
     assert.ok(!rows.has(id), `docs/SPECIFICATION.md states ${id} twice`);
-    rows.set(
-      id,
-      rest.split('|').map((cell) => cell.trim()),
-    );
+    rows.set(id, cells);
   }
   return rows;
 }
