@@ -100,10 +100,11 @@ async function runRow(
   let policy = launch.policy ?? defaultPolicy();
   const evaluator = new PolicyEvaluator(policy);
   let computation: Computation | undefined;
+  const engine = new AnalysisEngine({ agreement: driver.agreement, byFeature: policy.detectors });
   const predictor = new Predictor({
     computationId: row.id,
     agreement: driver.agreement,
-    engine: new AnalysisEngine({ agreement: driver.agreement }),
+    engine,
     evaluator,
     policy: () => policy,
     store,
@@ -136,7 +137,7 @@ async function runRow(
       policy = next;
     },
   });
-  const result = await running;
+  const result = await running.finally(() => engine.close());
   await intervener.flush(2000);
   const report = buildReport({
     result,

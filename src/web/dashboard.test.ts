@@ -3,24 +3,24 @@
 // Leaves a screenshot in test-artifacts/dashboard.png.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { REPO_GUESTS, startTestService } from '../api/testing.js';
+import { commandPath, skipWithout } from '../host-tools.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = resolve(REPO_GUESTS, '..', '..', 'test-artifacts');
 
 test('dashboard: start, watch live, inject, see the rollback', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (apt-get install -y chromium)`,
+  skip: skipWithout('chromium'),
   timeout: 90_000,
 }, async () => {
   const service = await startTestService();
   const profile = mkdtempSync(join(tmpdir(), 'shadowvm-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: commandPath('chromium'),
     headless: true,
     viewport: { width: 1600, height: 1000 },
     args: [

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { postgresUnavailable, startTestPostgres, type TestPostgres } from './testing.js';
+import { skipWithout } from '../../host-tools.js';
+import { startTestPostgres, type TestPostgres } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const guest = fileURLToPath(new URL('../../../../guests/bin/stdin_sum.wasm', import.meta.url));
@@ -15,7 +16,7 @@ function shadowvm(args: readonly string[], input = '') {
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe('shadowvm --store postgres://', { skip: postgresUnavailable() ?? false }, () => {
+describe('shadowvm --store postgres://', { skip: skipWithout('postgres') }, () => {
   let server: TestPostgres;
   before(async () => {
     server = await startTestPostgres();

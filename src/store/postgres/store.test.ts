@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import { storeContract } from '../contract.js';
 import { NotAShadowvmDatabaseError, SchemaTooNewError } from '../errors.js';
 import { LATEST_SCHEMA_VERSION } from '../migrations.js';
 import { PostgresConnection } from './connection.js';
 import { PostgresConnectError, PostgresQueryError } from './errors.js';
 import { migrate, openPostgresStore } from './store.js';
-import { PASSWORD_ROLE, postgresUnavailable, startTestPostgres, type TestPostgres } from './testing.js';
+import { PASSWORD_ROLE, startTestPostgres, type TestPostgres } from './testing.js';
 import { redactUrl } from './url.js';
 
-const unavailable = postgresUnavailable();
-
-describe('PostgreSQL store', { skip: unavailable ?? false }, () => {
+describe('PostgreSQL store', { skip: skipWithout('postgres') }, () => {
   let server: TestPostgres;
   before(async () => {
     server = await startTestPostgres();

@@ -22,11 +22,6 @@ export function postgresBinDir(): string | null {
   return versions[0] === undefined ? null : join(DEBIAN_ROOT, versions[0], 'bin');
 }
 
-/** Why PostgreSQL tests cannot run here, or null when they can. */
-export function postgresUnavailable(): string | null {
-  return postgresBinDir() === null ? `PostgreSQL server binaries not found under ${DEBIAN_ROOT} (apt-get install postgresql)` : null;
-}
-
 export interface TestPostgres {
   readonly port: number;
   /** URL of database `name` as the superuser `postgres` (no password: trust auth). */
@@ -70,7 +65,7 @@ function exited(pid: number, withinMs: number): boolean {
 
 export async function startTestPostgres(): Promise<TestPostgres> {
   const bin = postgresBinDir();
-  if (bin === null) throw new Error(postgresUnavailable() ?? 'no PostgreSQL');
+  if (bin === null) throw new Error(`PostgreSQL server binaries not found under ${DEBIAN_ROOT} (apt-get install postgresql)`);
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-pg-'));
   const data = join(dir, 'data');
   // The server refuses to run as root: as root, run it as the postgres user, who owns the directory.
