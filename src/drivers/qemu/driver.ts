@@ -6,13 +6,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { freeLoopbackPort } from '../../free-port.js';
 import type { Agreement, Capability, DiversityProfile, Driver, Endpoint, Vm, VmEvents, VmRequest } from '../types.js';
+import { CheckpointRegistry } from './checkpoint-registry.js';
 import { QemuRequestError } from './errors.js';
 import { type GuestImage, guestImage } from './guest-build.js';
 import type { NicSpec } from './launch.js';
-import { CheckpointRegistry, Generations } from './lockstep.js';
 import { MirrorHub } from './net/hub.js';
 import { RuntimeDir } from './process.js';
 import { parseProfile, qemuProfiles } from './profile.js';
+import { Recordings } from './recordings.js';
 import { fileStem, QemuVm, type ShadowingMode, type VmNetwork } from './vm.js';
 
 export interface QemuDriverOptions {
@@ -50,7 +51,7 @@ export class QemuDriver implements Driver {
   private readonly options: QemuDriverOptions;
   private readonly vms = new Set<QemuVm>();
   private readonly checkpoints = new CheckpointRegistry();
-  private readonly generations: Generations | undefined;
+  private readonly recordings: Recordings | undefined;
   /** Free mode: the primary's network input, mirrored to the shadows. */
   private readonly hub: MirrorHub | undefined;
   private hostPort: number | undefined;
@@ -66,7 +67,7 @@ export class QemuDriver implements Driver {
     this.runtime = RuntimeDir.create();
     this.checkpointDir = this.runtime.file('checkpoints');
     mkdirSync(this.checkpointDir, { mode: 0o700 });
-    if (this.mode === 'lockstep') this.generations = new Generations(this.runtime);
+    if (this.mode === 'lockstep') this.recordings = new Recordings(this.runtime);
     else this.hub = new MirrorHub();
   }
 
@@ -94,14 +95,14 @@ export class QemuDriver implements Driver {
   }
 
   async createVm(request: VmRequest): Promise<Vm> {
-    const generations = this.generations;
-    if (generations !== undefined && request.restore === undefined) {
+    const recordings = this.recordings;
+    if (recordings !== undefined && request.restore === undefined) {
       // A fresh primary starts the computation's first recording; fresh shadows follow it.
       if (request.role === 'primary') {
-        if (generations.latest !== undefined)
+        if (recordings.latest !== undefined)
           throw new QemuRequestError('this lockstep computation already has a primary; restore it instead');
-        generations.open(0);
-      } else if (generations.latest === undefined) {
+        recordings.open(0);
+      } else if (recordings.latest === undefined) {
         throw new QemuRequestError('create the lockstep primary before its shadows');
       }
     }
@@ -113,7 +114,7 @@ export class QemuDriver implements Driver {
       checkpointDir: this.checkpointDir,
       checkpoints: this.checkpoints,
       mode: this.mode,
-      ...(generations ? { generations, siblings: () => this.vms } : {}),
+      ...(recordings ? { recordings, siblings: () => this.vms } : {}),
       kernelArgs: [`shadowvm.rounds=${this.options.rounds ?? 0}`, ...(this.options.kernelArgs ?? [])],
       epochMs: this.options.epochMs ?? 300,
       ...(free ? { network: free.network } : {}),
@@ -182,7 +183,7 @@ export class QemuDriver implements Driver {
   }
 
   async close(): Promise<void> {
-    this.generations?.fail('driver closed');
+    this.recordings?.fail('driver closed');
     await Promise.all([...this.vms].map((vm) => vm.kill('driver closed')));
     this.hub?.close();
     this.vms.clear();

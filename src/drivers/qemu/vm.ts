@@ -22,17 +22,17 @@ import type {
   VmEnd,
   VmRequest,
 } from '../types.js';
+import type { CheckpointRegistry } from './checkpoint-registry.js';
 import { type CloneEnd, type CloneTimings, cloneVm } from './clone.js';
 import { QemuProcessError, QemuRequestError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
 import { type LaunchSpec, type NicSpec, qemuArgs, type RecordReplay } from './launch.js';
-import type { CheckpointRegistry, Generations } from './lockstep.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
 import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
 import { digestPages, pageSize, pagesInUse, RamFile, zeroPageDigest } from './ram.js';
+import type { Recording, RecordingStart, Recordings } from './recordings.js';
 import { ReplayLogReader } from './rr-log.js';
-import type { GenerationStart, LockstepTimeline } from './timeline.js';
 
 export type ShadowingMode = 'lockstep' | 'free';
 
@@ -54,7 +54,7 @@ export interface QemuVmConfig {
   readonly checkpoints: CheckpointRegistry;
   readonly mode: ShadowingMode;
   /** Lockstep only: the computation's recordings (the primary records, the others replay). */
-  readonly generations?: Generations;
+  readonly recordings?: Recordings;
   /** Extra kernel parameters for the guest's workload. */
   readonly kernelArgs: readonly string[];
   /** Wall-clock length of the first epoch; lockstep then aims at `limits.epochBudget` instructions. */
@@ -129,11 +129,11 @@ export class QemuVm implements Vm {
   /** Lockstep recorder: reads its own log to find clean epoch boundaries. */
   private logReader: ReplayLogReader | undefined;
   /** Lockstep: the recording this VM records or replays. */
-  private timeline: LockstepTimeline | undefined;
+  private recording: Recording | undefined;
   /** Lockstep replayer not yet started: the snapshot it starts from (undefined: boot). */
-  private replayFrom: GenerationStart | undefined;
+  private replayFrom: RecordingStart | undefined;
   /** Lockstep replayer running: the snapshot its QEMU started from and the epoch it lies at. */
-  private replayStart: { readonly from: GenerationStart | undefined; readonly epoch: number } | undefined;
+  private replayStart: { readonly from: RecordingStart | undefined; readonly epoch: number } | undefined;
   /** Serial file size at each epoch boundary since this QEMU started (a restart replays from one). */
   private serialAtEpoch = new Map<number, number>();
   /** Stalled replays restarted from a snapshot (a metric). */
@@ -178,7 +178,7 @@ export class QemuVm implements Vm {
     const memoryBytes = restoredPages !== undefined ? restoredPages * pageSize : (request.limits.memoryBytes ?? defaultMemoryMiB * 2 ** 20);
     const memoryMiB = Math.ceil(memoryBytes / 2 ** 20);
     const lockstep = config.mode === 'lockstep';
-    if (lockstep && config.generations === undefined) throw new QemuRequestError('lockstep VMs need the recordings of their computation');
+    if (lockstep && config.recordings === undefined) throw new QemuRequestError('lockstep VMs need the recordings of their computation');
     const file = (suffix: string) => config.runtime.file(`${fileStem(request.id)}.${suffix}`);
     this.ram = new RamFile(file('ram'));
     this.base = {
@@ -205,23 +205,24 @@ export class QemuVm implements Vm {
     const target = restore?.target ?? null;
     const checkpoint = target ? this.config.checkpoints.find(target) : undefined;
     if (checkpoint) this.epoch = checkpoint.epoch;
-    const generations = this.config.generations;
-    if (generations === undefined) {
+    const recordings = this.config.recordings;
+    if (recordings === undefined) {
       if (!checkpoint && this.config.cloneOf) return this.startAsClone(this.config.cloneOf);
       if (checkpoint) copyFileSync(checkpoint.disk, this.base.overlay);
       else this.createOverlay();
       await this.launch(checkpoint ? { loadvm: checkpoint.tag } : {});
       this.config.network?.activate();
     } else if (this.role === 'primary' && restore === undefined) {
-      const timeline = generations.latest;
-      if (timeline === undefined || timeline.startEpoch !== 0) throw new QemuRequestError('the lockstep primary has no recording to start');
-      this.timeline = timeline;
+      const recording = recordings.latest;
+      if (recording === undefined || recording.startEpoch !== 0)
+        throw new QemuRequestError('the lockstep primary has no recording to start');
+      this.recording = recording;
       this.createOverlay();
-      await this.launch({ rr: { mode: 'record', file: timeline.rrFile } });
-      timeline.writeHeader();
+      await this.launch({ rr: { mode: 'record', file: recording.rrFile } });
+      recording.writeHeader();
     } else {
       // Replayers start lazily, once the log holds the epoch they replay (see replayEpoch).
-      this.timeline = generations.get(checkpoint?.generation ?? 0);
+      this.recording = recordings.get(checkpoint?.recording ?? 0);
       this.replayFrom = checkpoint ? { disk: checkpoint.disk, tag: checkpoint.tag } : undefined;
     }
     if (target) this.pendingCheck = { pageHashes: target.digest.pageHashes, what: 'the checkpoint' };
@@ -273,7 +274,7 @@ export class QemuVm implements Vm {
       pageHashes: hashes,
       tag,
       disk,
-      ...(this.timeline ? { generation: this.timeline.index } : {}),
+      ...(this.recording ? { recording: this.recording.index } : {}),
     });
     const changed = new Map<number, Uint8Array>();
     for (let page = 0; page < hashes.length / 16; page++) {
@@ -300,7 +301,7 @@ export class QemuVm implements Vm {
       !this.gone &&
       this.qemu !== undefined &&
       this.launched?.rr?.mode === 'replay' &&
-      this.timeline === recorder.timeline &&
+      this.recording === recorder.recording &&
       this.epoch === recorder.epoch &&
       this.icount === recorder.icount
     );
@@ -309,7 +310,7 @@ export class QemuVm implements Vm {
   /** Lockstep inputs travel in the rr log itself; free-running inputs are mirrored packets. */
   feed(_record: InputRecord): void {}
 
-  /** The rr log's own end (or the timeline's) tells a shadow that no more input comes. */
+  /** The rr log's own end (or the recording's) tells a shadow that no more input comes. */
   endOfInput(): void {}
 
   limits(): ResourceLimits {
@@ -346,7 +347,7 @@ export class QemuVm implements Vm {
     await this.stopQemu();
     rmSync(this.base.overlay, { force: true });
     // A stopped recorder ends its recording: whoever follows it continues in the next one.
-    if (this.launched?.rr?.mode === 'record') this.timeline?.supersede();
+    if (this.launched?.rr?.mode === 'record') this.recording?.supersede();
   }
 
   // ---- QEMU process -------------------------------------------------------------------------------
@@ -427,7 +428,7 @@ export class QemuVm implements Vm {
     const started = performance.now();
     const before = this.icount;
     let ended: boolean;
-    if (this.config.generations === undefined) ended = await this.runSlice(this.epochMs);
+    if (this.config.recordings === undefined) ended = await this.runSlice(this.epochMs);
     else if (this.launched?.rr?.mode === 'record') ended = await this.recordEpoch();
     else ended = await this.replayEpoch();
     const runMs = performance.now() - started;
@@ -517,7 +518,7 @@ export class QemuVm implements Vm {
    * then are the replayers told the count.
    */
   private async recordEpoch(): Promise<boolean> {
-    const timeline = this.requireTimeline();
+    const recording = this.requireRecording();
     const reader = this.logReader;
     if (reader === undefined) throw new QemuRequestError(`VM ${this.id} records no log`);
     const before = this.icount;
@@ -525,45 +526,45 @@ export class QemuVm implements Vm {
     let ended = await this.runSlice(this.epochMs);
     this.settleRuns = 0;
     this.adaptSlice(this.icount - before, performance.now() - started);
-    await this.flushLog(timeline);
+    await this.flushLog(recording);
     for (let attempt = 0; !ended && !reader.cleanStopAt(this.icount); attempt++) {
       if (attempt === settleAttempts) throw new QemuProcessError(`recorder ${this.id} found no clean stop after ${attempt} tries`);
       ended = await this.runSlice(settleMs);
-      await this.flushLog(timeline);
+      await this.flushLog(recording);
       this.settleRuns = attempt + 1;
     }
-    timeline.publish(this.epoch, this.icount);
+    recording.publish(this.epoch, this.icount);
     this.recordBoundary();
-    if (ended) timeline.guestEnded(this.epoch);
+    if (ended) recording.guestEnded(this.epoch);
     return ended;
   }
 
   /** Replays to the recorder's count for this epoch, following it into later recordings. */
   private async replayEpoch(): Promise<boolean> {
     for (;;) {
-      const timeline = this.requireTimeline();
-      const boundary = await timeline.boundary(this.epoch);
+      const recording = this.requireRecording();
+      const boundary = await recording.boundary(this.epoch);
       if (boundary.kind === 'guest-ended') return true;
       if (boundary.kind === 'icount') {
-        if (this.qemu === undefined) await this.launchReplayer(timeline);
+        if (this.qemu === undefined) await this.launchReplayer(recording);
         await this.replayTo(boundary.icount);
-        return this.guestEnded || timeline.endedIn(this.epoch);
+        return this.guestEnded || recording.endedIn(this.epoch);
       }
-      const generations = this.config.generations as Generations;
-      if (this.role === 'primary' && generations.latest === timeline) {
-        await this.startRecording(generations);
+      const recordings = this.config.recordings as Recordings;
+      if (this.role === 'primary' && recordings.latest === recording) {
+        await this.startRecording(recordings);
         return this.recordEpoch();
       }
-      await this.follow(await generations.after(timeline));
+      await this.follow(await recordings.after(recording));
     }
   }
 
   /** Starts a replayer at boundary `startEpoch` (by default the one before the epoch it replays). */
-  private async launchReplayer(timeline: LockstepTimeline, startEpoch = this.epoch - 1): Promise<void> {
+  private async launchReplayer(recording: Recording, startEpoch = this.epoch - 1): Promise<void> {
     const from = this.replayFrom;
     if (from) copyFileSync(from.disk, this.base.overlay);
     else this.createOverlay();
-    await this.launch({ rr: { mode: 'replay', file: timeline.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
+    await this.launch({ rr: { mode: 'replay', file: recording.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
     // A new QEMU starts with an empty serial file.
     this.replayStart = { from, epoch: startEpoch };
     this.serialAtEpoch = new Map([[startEpoch, 0]]);
@@ -571,10 +572,10 @@ export class QemuVm implements Vm {
   }
 
   /** Moves a replayer paused at the end of a recording onto the next one (same guest state). */
-  private async follow(next: LockstepTimeline): Promise<void> {
+  private async follow(next: Recording): Promise<void> {
     const expected = this.lastDigest?.pageHashes;
     await this.stopQemu();
-    this.timeline = next;
+    this.recording = next;
     this.replayFrom = next.start;
     if (expected) this.pendingCheck = { pageHashes: expected, what: `the start of recording ${next.index}` };
   }
@@ -584,7 +585,7 @@ export class QemuVm implements Vm {
    * one. QEMU cannot switch from replaying to recording, so the state moves through a snapshot,
    * and the new recorder saves its own start snapshot for the replayers that follow it.
    */
-  private async startRecording(generations: Generations): Promise<void> {
+  private async startRecording(recordings: Recordings): Promise<void> {
     const expected = this.lastDigest?.pageHashes;
     const handover = `handover-${this.epoch - 1}`;
     await this.saveSnapshot(handover);
@@ -593,13 +594,13 @@ export class QemuVm implements Vm {
     await this.stopQemu();
     copyFileSync(kept, this.base.overlay);
     rmSync(kept, { force: true });
-    const rrFile = generations.nextRrFile();
+    const rrFile = recordings.nextRrFile();
     await this.launch({ rr: { mode: 'record', file: rrFile, startSnapshot }, loadvm: handover });
     const startDisk = `${rrFile}.start.qcow2`;
     copyFileSync(this.base.overlay, startDisk);
-    const timeline = generations.open(this.epoch - 1, { disk: startDisk, tag: startSnapshot });
-    timeline.writeHeader();
-    this.timeline = timeline;
+    const recording = recordings.open(this.epoch - 1, { disk: startDisk, tag: startSnapshot });
+    recording.writeHeader();
+    this.recording = recording;
     if (expected) this.pendingCheck = { pageHashes: expected, what: 'the replayed state' };
     await this.checkPending();
   }
@@ -654,10 +655,10 @@ export class QemuVm implements Vm {
    * not output anew.
    */
   private async restartReplayer(): Promise<void> {
-    const timeline = this.requireTimeline();
+    const recording = this.requireRecording();
     const start = this.replayStart;
     if (start === undefined) throw new QemuRequestError(`replayer ${this.id} has no start to replay from`);
-    const checkpoint = this.config.checkpoints.latestIn(timeline.index, (epoch) => epoch < this.epoch && this.serialAtEpoch.has(epoch));
+    const checkpoint = this.config.checkpoints.latestIn(recording.index, (epoch) => epoch < this.epoch && this.serialAtEpoch.has(epoch));
     const point = checkpoint ?? start.from;
     const pointEpoch = checkpoint?.epoch ?? start.epoch;
     if (point !== undefined && !existsSync(point.disk))
@@ -667,7 +668,7 @@ export class QemuVm implements Vm {
     await this.stopQemu();
     this.replayFrom = point ? { disk: point.disk, tag: point.tag } : undefined;
     if (checkpoint) this.pendingCheck = { pageHashes: checkpoint.pageHashes, what: `the checkpoint of epoch ${checkpoint.epoch}` };
-    await this.launchReplayer(timeline, pointEpoch);
+    await this.launchReplayer(recording, pointEpoch);
     this.serialOffset = replayedAgain;
   }
 
@@ -696,10 +697,10 @@ export class QemuVm implements Vm {
    * A paused recorder still holds up to 4 KiB of log in its stdio buffer, which a replaying shadow
    * needs. Every QMP command logs a clock read, so cheap commands push the buffer out.
    */
-  private async flushLog(timeline: LockstepTimeline): Promise<void> {
+  private async flushLog(recording: Recording): Promise<void> {
     const qmp = this.requireQmp();
-    const target = statSync(timeline.rrFile).size + logFlushSlack;
-    for (let i = 0; i < 2000 && statSync(timeline.rrFile).size < target; i++) await qmp.execute('query-status');
+    const target = statSync(recording.rrFile).size + logFlushSlack;
+    for (let i = 0; i < 2000 && statSync(recording.rrFile).size < target; i++) await qmp.execute('query-status');
   }
 
   private recordBoundary(): void {
@@ -716,14 +717,14 @@ export class QemuVm implements Vm {
     // replayer stops where the request was logged. Their RAM after that request is not comparable,
     // so a lockstep VM whose guest ended reports the state of the last boundary both passed (with
     // the outputs and the end up to the very end).
-    const compared = end !== undefined && this.config.generations !== undefined && this.lastDigest !== undefined ? this.lastDigest : digest;
+    const compared = end !== undefined && this.config.recordings !== undefined && this.lastDigest !== undefined ? this.lastDigest : digest;
     const outputs = await this.newSerialOutput();
     if (this.replayStart !== undefined) this.serialAtEpoch.set(this.epoch, this.serialOffset);
     const report: EpochReport = {
       epoch: this.epoch,
       // Free-running replicas print at their own pace (a clone's console starts at the clone): a
       // running digest of their output is not comparable; their answers are paired instead.
-      digest: { ...compared, outputs: this.config.generations ? { serial: this.serialHash.copy().digest('hex') } : {} },
+      digest: { ...compared, outputs: this.config.recordings ? { serial: this.serialHash.copy().digest('hex') } : {} },
       metrics: {
         instructions,
         runMs,
@@ -733,7 +734,7 @@ export class QemuVm implements Vm {
         extra: {
           icount: this.icount,
           cpus: this.cpus,
-          recording: this.timeline?.index ?? -1,
+          recording: this.recording?.index ?? -1,
           settleRuns: this.settleRuns,
           replayRestarts: this.replayRestarts,
         },
@@ -808,9 +809,9 @@ export class QemuVm implements Vm {
     return this.qmp;
   }
 
-  private requireTimeline(): LockstepTimeline {
-    if (this.timeline === undefined) throw new QemuRequestError(`VM ${this.id} follows no recording`);
-    return this.timeline;
+  private requireRecording(): Recording {
+    if (this.recording === undefined) throw new QemuRequestError(`VM ${this.id} follows no recording`);
+    return this.recording;
   }
 
   private onProcessExit(stderr: string): void {
