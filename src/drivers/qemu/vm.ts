@@ -7,6 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
 import { copyFileSync, createReadStream, existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { diffPageHashes } from '../../pages/diff.js';
+import { pagesInUse } from '../../pages/digest.js';
 import { SnapshotDeferredError } from '../snapshot-deferred.js';
 import type {
   DiversityProfile,
@@ -30,7 +32,7 @@ import { type LaunchSpec, type NicSpec, qemuArgs, type RecordReplay } from './la
 import { QemuProcess, type RuntimeDir } from './process.js';
 import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
-import { digestPages, pageSize, pagesInUse, RamFile, zeroPageDigest } from './ram.js';
+import { pageSize, RamFile } from './ram.js';
 import type { Recording, RecordingStart, Recordings } from './recordings.js';
 import { ReplayLogReader } from './rr-log.js';
 
@@ -267,8 +269,8 @@ export class QemuVm implements Vm {
     copyFileSync(this.base.overlay, disk);
     await this.deleteSnapshot(tag);
 
-    const memory = this.ram.readAll();
-    const hashes = await digestPages(memory);
+    const image = this.ram.readImage();
+    const hashes = image.digest();
     this.config.checkpoints.add({
       epoch: this.epoch,
       pageHashes: hashes,
@@ -276,14 +278,11 @@ export class QemuVm implements Vm {
       disk,
       ...(this.recording ? { recording: this.recording.index } : {}),
     });
-    const changed = new Map<number, Uint8Array>();
-    for (let page = 0; page < hashes.length / 16; page++) {
-      const same =
-        basePageHashes !== undefined &&
-        basePageHashes.length === hashes.length &&
-        Buffer.compare(hashes.subarray(page * 16, page * 16 + 16), basePageHashes.subarray(page * 16, page * 16 + 16)) === 0;
-      if (!same) changed.set(page, Uint8Array.from(memory.subarray(page * pageSize, (page + 1) * pageSize)));
-    }
+    const pages =
+      basePageHashes !== undefined && basePageHashes.length === hashes.length
+        ? diffPageHashes(basePageHashes, hashes)
+        : Array.from({ length: hashes.length / 16 }, (_, page) => page);
+    const changed = new Map(pages.map((page) => [page, image.bytes.slice(page * pageSize, (page + 1) * pageSize)]));
     return {
       epoch: this.epoch,
       pageSize,
@@ -729,7 +728,7 @@ export class QemuVm implements Vm {
         instructions,
         runMs,
         digestMs,
-        memoryBytes: pagesInUse(digest.pageHashes, await zeroPageDigest()) * pageSize,
+        memoryBytes: pagesInUse(digest.pageHashes) * pageSize,
         syscalls: 0,
         extra: {
           icount: this.icount,
@@ -749,7 +748,7 @@ export class QemuVm implements Vm {
   }
 
   private async digest(): Promise<StateDigest> {
-    const pageHashes = await digestPages(this.ram.readAll());
+    const pageHashes = this.ram.readImage().digest();
     const registers = parseRegisters(await this.requireQmp().hmp('info registers'));
     return { pageSize, pageHashes, registers, outputs: {} };
   }
@@ -785,7 +784,7 @@ export class QemuVm implements Vm {
     const check = this.pendingCheck;
     this.pendingCheck = undefined;
     if (check === undefined) return;
-    const got = await digestPages(this.ram.readAll());
+    const got = this.ram.readImage().digest();
     if (Buffer.compare(got, check.pageHashes) !== 0) {
       throw new QemuRequestError(`restore of ${this.id} to ${check.what} did not reproduce its memory`);
     }
