@@ -47,7 +47,7 @@ export abstract class QemuDriver<V extends QemuVm = QemuVm> implements Driver {
   private readonly checkpointDir: string;
   private readonly checkpoints = new CheckpointRegistry();
 
-  constructor(options: QemuDriverOptions) {
+  constructor(options: QemuDriverOptions = {}) {
     this.options = options;
     this.image = guestImage(options.imageDir);
     this.runtime = RuntimeDir.create();
@@ -83,6 +83,7 @@ export abstract class QemuDriver<V extends QemuVm = QemuVm> implements Driver {
   protected vmConfig(request: VmRequest): QemuVmConfig {
     return {
       request,
+      driver: this,
       image: this.image,
       runtime: this.runtime,
       checkpointDir: this.checkpointDir,

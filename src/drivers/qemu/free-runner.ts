@@ -2,7 +2,7 @@
 // epoch. A shadow starts as a clone of the primary at the primary's epoch barrier (clone.ts) and
 // sees the primary's network input through the mirror hub (net/).
 import { rmSync } from 'node:fs';
-import type { Fault, SnapshotDelta, StateDigest } from '../types.js';
+import type { SnapshotDelta, StateDigest } from '../types.js';
 import { type CloneTimings, cloneVm } from './clone.js';
 import { QemuRequestError } from './errors.js';
 import type { NicSpec } from './launch.js';
@@ -61,9 +61,8 @@ export class FreeRunner extends QemuVm {
     return this.saveCheckpoint(basePageHashes);
   }
 
-  override async inject(fault: Fault): Promise<void> {
-    if (fault.kind !== 'corrupt-input') return super.inject(fault);
-    // Free-running input is not logged: a corrupt-input fault hits the next mirrored packet.
+  /** Free-running input is not logged: a corrupt-input fault hits the next mirrored packet. */
+  protected override corruptNextInput(): void {
     if (this.role !== 'shadow') throw new QemuRequestError(`the primary ${this.id} takes its input from outside; corrupt a shadow's`);
     this.network.corruptNextInput();
   }

@@ -5,8 +5,10 @@
 
 import { diffPageHashes } from '../../pages/diff.js';
 import { pagesInUse } from '../../pages/digest.js';
+import { ensureCapability, faultCapability, limitCapabilities } from '../capabilities.js';
 import type {
   DiversityProfile,
+  Driver,
   EpochReport,
   Fault,
   InputRecord,
@@ -30,6 +32,8 @@ import { pageSize } from './ram.js';
 
 export interface QemuVmConfig {
   readonly request: VmRequest;
+  /** The VM's driver: what its mode cannot honour, a method refuses (never a silent no-op). */
+  readonly driver: Pick<Driver, 'name' | 'capabilities'>;
   readonly image: GuestImage;
   readonly runtime: RuntimeDir;
   /** Where checkpoint disks are kept (owned by the driver; they outlive the VM). */
@@ -113,6 +117,7 @@ export abstract class QemuVm implements Vm {
   }
 
   async readPages(pages: readonly number[]): Promise<Uint8Array[]> {
+    ensureCapability(this.config.driver, 'pages', 'reading guest pages');
     return this.machine.ram.readPages(pages);
   }
 
@@ -127,6 +132,7 @@ export abstract class QemuVm implements Vm {
   }
 
   async adjust(change: ResourceLimits): Promise<ResourceLimits> {
+    for (const capability of limitCapabilities(change)) ensureCapability(this.config.driver, capability, 'this change of limits');
     if (change.memoryBytes !== undefined) await this.machine.balloon(change.memoryBytes);
     if (change.cpuShare !== undefined) await this.machine.plugCpus(change.cpuShare);
     this.currentLimits = { ...this.currentLimits, ...change };
@@ -134,8 +140,9 @@ export abstract class QemuVm implements Vm {
   }
 
   async inject(fault: Fault): Promise<void> {
-    if (fault.kind !== 'bitflip') throw new QemuRequestError(`VM ${this.id} cannot take ${fault.kind} faults`);
-    this.machine.ram.flipBit(fault.address, fault.bit);
+    ensureCapability(this.config.driver, faultCapability(fault), 'this fault');
+    if (fault.kind === 'bitflip') this.machine.ram.flipBit(fault.address, fault.bit);
+    else this.corruptNextInput();
   }
 
   async kill(reason: string): Promise<void> {
@@ -189,6 +196,7 @@ export abstract class QemuVm implements Vm {
 
   /** Snapshots the machine at the current boundary into a checkpoint disk of its own. */
   protected async saveCheckpoint(basePageHashes: Uint8Array | undefined, recording?: number): Promise<SnapshotDelta> {
+    ensureCapability(this.config.driver, 'checkpoint', 'a checkpoint');
     await this.machine.reactivateDisks();
     const tag = `e${this.epoch}-${Date.now().toString(36)}`;
     await this.machine.saveSnapshot(tag);
@@ -211,6 +219,11 @@ export abstract class QemuVm implements Vm {
       registers: this.lastDigest?.registers ?? {},
       driverState: { tag, disk },
     };
+  }
+
+  /** The next input the VM receives arrives corrupted; only a mode with corrupt-input gets here. */
+  protected corruptNextInput(): void {
+    throw new QemuRequestError(`VM ${this.id} cannot take corrupt-input faults`);
   }
 
   /** Frees what the VM holds; a mode may have more to let go of. */
