@@ -74,7 +74,7 @@ export class FreeRunner extends QemuVm {
    */
   protected async runToBoundary(): Promise<boolean> {
     const booting = this.epoch === 1;
-    await this.cloning.catch(() => undefined);
+    await this.machine.unlessGone(this.cloning.catch(() => undefined));
     this.slicesRun += 1;
     this.freshClone = undefined;
     await this.machine.run();
@@ -83,7 +83,7 @@ export class FreeRunner extends QemuVm {
       (elapsedMs) => booting && elapsedMs < bootMs && !this.machine.serial.shows(readyLine),
     );
     // A clone taken of this VM mid-slice stops and resumes it: let it finish before the barrier.
-    await this.cloning.catch(() => undefined);
+    await this.machine.unlessGone(this.cloning.catch(() => undefined));
     await this.machine.pause();
     return this.machine.guestEnded;
   }
@@ -98,11 +98,11 @@ export class FreeRunner extends QemuVm {
 
   /** A shadow's start: a clone of the primary at its barrier, reporting that epoch. */
   private async startAsClone(primaryOf: () => Promise<FreeRunner>): Promise<void> {
-    const primary = await primaryOf();
+    const primary = await this.machine.unlessGone(primaryOf());
     // A placeholder: QEMU opens it inactive, the clone overwrites it with the primary's overlay.
     this.machine.createOverlay();
     await this.machine.launch({ incoming: true });
-    this.cloneTimings = await primary.cloneInto(this);
+    this.cloneTimings = await this.machine.unlessGone(primary.cloneInto(this));
     this.epoch = primary.epoch;
     await this.report(0, 0, undefined);
   }
@@ -118,7 +118,7 @@ export class FreeRunner extends QemuVm {
       .catch(() => undefined)
       .then(async () => {
         const fresh = this.freshClone;
-        const source = fresh !== undefined && fresh.slicesRun === 0 && fresh.machine.running ? fresh : this;
+        const source = fresh !== undefined && fresh.slicesRun === 0 && !fresh.machine.gone ? fresh : this;
         const timings = await cloneVm(source.machine.cloneEnd(), target.machine.cloneEnd(), socket);
         // The target's mirrored input starts once it holds its device state. Started at the clone
         // point instead, the packets of a running source's RAM stream (about 1 s) reached a QEMU

@@ -78,7 +78,7 @@ export class LockstepVm extends QemuVm {
       const replayers = [...this.siblings()].filter((vm) => vm.replaysBeside(this));
       for (const replayer of replayers) {
         try {
-          return await replayer.snapshot(basePageHashes);
+          return await this.machine.unlessGone(replayer.snapshot(basePageHashes));
         } catch (error) {
           if (!(error instanceof SnapshotDeferredError)) throw error;
         }

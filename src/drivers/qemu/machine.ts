@@ -10,7 +10,7 @@ import type { PageImage } from '../../pages/digest.js';
 import { SnapshotDeferredError } from '../snapshot-deferred.js';
 import type { StateDigest } from '../types.js';
 import type { CloneEnd } from './clone.js';
-import { QemuProcessError, QemuRequestError } from './errors.js';
+import { QemuProcessError, QemuRequestError, VmGoneError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
 import { type LaunchSpec, type NicSpec, qemuArgs } from './launch.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
@@ -73,6 +73,10 @@ export class Machine {
   private stoppedAt = 0;
   private plugged = 1;
   private poweredOff = false;
+  private removed = false;
+  /** Rejects with VmGoneError once the VM is gone (see `unlessGone`). */
+  private readonly departure: Promise<never>;
+  private depart: (error: Error) => void = () => undefined;
 
   /** `onExit` hears of a QEMU that exits without being stopped (why, from its last words). */
   constructor(spec: MachineSpec, onExit: (message: string) => void) {
@@ -97,6 +101,10 @@ export class Machine {
       kernelArgs: spec.kernelArgs,
       ...(spec.nic ? { nic: spec.nic } : {}),
     };
+    this.departure = new Promise<never>((_, reject) => {
+      this.depart = reject;
+    });
+    this.departure.catch(() => undefined);
   }
 
   /** Instruction count where the guest last stopped (0 without record/replay). */
@@ -118,20 +126,37 @@ export class Machine {
     return this.qemu !== undefined;
   }
 
+  /** The VM is gone: its QEMU ended for good and no other may start. */
+  get gone(): boolean {
+    return this.removed;
+  }
+
   get qmp(): QmpClient {
+    if (this.removed) throw new VmGoneError(this.id);
     if (this.client === undefined) throw new QemuProcessError(`VM ${this.id} is not running`);
     return this.client;
+  }
+
+  /**
+   * `wait`, unless the VM goes first: then VmGoneError. For what waits on something other than
+   * this VM's own QEMU (another VM, a recording), which would not settle when this VM goes.
+   */
+  unlessGone<T>(wait: Promise<T>): Promise<T> {
+    // The departure first: when both have settled, a gone VM does not carry on.
+    return Promise.race([this.departure, wait]);
   }
 
   // ---- disk ---------------------------------------------------------------------------------------
 
   /** A fresh overlay over the image's base disk (a boot). */
   createOverlay(): void {
+    this.ensureHere();
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', this.base.image.disk, '-F', 'qcow2', this.overlay]);
   }
 
   /** The overlay becomes a copy of `disk` (one holding the snapshot the next QEMU loads). */
   loadDisk(disk: string): void {
+    this.ensureHere();
     copyFileSync(disk, this.overlay);
   }
 
@@ -143,6 +168,7 @@ export class Machine {
   // ---- QEMU process -------------------------------------------------------------------------------
 
   async launch(how: Launch): Promise<void> {
+    this.ensureHere();
     const spec: LaunchSpec = { ...this.base, ...how };
     rmSync(spec.ramFile, { force: true });
     const qemu = QemuProcess.start(this.runtime, fileStem(this.id), qemuArgs(spec));
@@ -153,14 +179,23 @@ export class Machine {
       exited.abort();
       if (this.qemu === qemu) this.onExit(`QEMU exited unexpectedly: ${lastLines(end.stderr)}`);
     });
+    let client: QmpClient;
     try {
-      this.client = await QmpClient.connect(spec.qmpSocket, { signal: exited.signal });
+      client = await QmpClient.connect(spec.qmpSocket, { signal: exited.signal });
     } catch (error) {
+      this.ensureHere();
       const end = await Promise.race([qemu.exited, sleep(2000).then(() => undefined)]);
       if (end === undefined) throw error;
       throw new QemuProcessError(`QEMU for ${this.id} did not start: ${end.stderr.split('\n').pop() ?? 'no message'}`);
     }
-    this.client.onEvent((event) => {
+    if (this.qemu !== qemu) {
+      // Stopped while it started: the connection goes with that QEMU.
+      client.close();
+      this.ensureHere();
+      throw new QemuProcessError(`QEMU for ${this.id} was stopped while it started`);
+    }
+    this.client = client;
+    client.onEvent((event) => {
       if (event.event === 'SHUTDOWN') this.poweredOff = true;
     });
     this.stoppedAt = await this.readIcount();
@@ -178,8 +213,12 @@ export class Machine {
     this.serial.restart();
   }
 
-  /** The VM is gone: its QEMU ends and its overlay goes too. */
+  /** The VM is gone (at once: what waits on it fails now): its QEMU ends and its overlay goes too. */
   async remove(): Promise<void> {
+    if (!this.removed) {
+      this.removed = true;
+      this.depart(new VmGoneError(this.id));
+    }
     await this.stop();
     rmSync(this.overlay, { force: true });
   }
@@ -221,7 +260,7 @@ export class Machine {
   async whileRunning(ms: number, longer: (elapsedMs: number) => boolean = () => false): Promise<void> {
     const start = performance.now();
     const going = () => performance.now() < start + ms || longer(performance.now() - start);
-    while (going() && !this.poweredOff && this.running) await sleep(Math.min(20, ms));
+    while (this.running && !this.poweredOff && going()) await sleep(Math.min(20, ms));
   }
 
   /** Runs the guest for `ms` and pauses it; true when it powered off. */
@@ -324,6 +363,11 @@ export class Machine {
       await qmp.execute('device_add', { driver: slot.type, id: `cpu${this.plugged}`, ...slot.props });
       this.plugged += 1;
     }
+  }
+
+  /** Nothing new starts for a VM that is gone (no QEMU, no file nobody would remove). */
+  private ensureHere(): void {
+    if (this.removed) throw new VmGoneError(this.id);
   }
 }
 

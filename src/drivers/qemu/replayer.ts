@@ -75,7 +75,7 @@ export class Replayer {
     const { machine, recordings } = this.context;
     if (this.started !== undefined) this.serialAtEpoch.set(epoch - 1, machine.serial.position);
     for (;;) {
-      const boundary = await this.current.boundary(epoch);
+      const boundary = await machine.unlessGone(this.current.boundary(epoch));
       if (boundary.kind === 'guest-ended') return { kind: 'boundary', guestEnded: true };
       if (boundary.kind === 'icount') {
         if (!machine.running) await this.launch(epoch - 1);
@@ -83,7 +83,7 @@ export class Replayer {
         return { kind: 'boundary', guestEnded: machine.guestEnded || this.current.endedIn(epoch) };
       }
       if (this.context.leads && recordings.latest === this.current) return { kind: 'recording-over' };
-      await this.follow(await recordings.after(this.current), reached);
+      await this.follow(await machine.unlessGone(recordings.after(this.current)), reached);
     }
   }
 

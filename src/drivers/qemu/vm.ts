@@ -22,7 +22,7 @@ import type {
   VmRequest,
 } from '../types.js';
 import type { CheckpointEntry, CheckpointRegistry } from './checkpoint-registry.js';
-import { QemuRequestError } from './errors.js';
+import { QemuRequestError, VmGoneError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
 import type { NicSpec } from './launch.js';
 import { fileStem, Machine } from './machine.js';
@@ -70,7 +70,8 @@ export abstract class QemuVm implements Vm {
   protected epoch = 0;
   protected lastDigest: StateDigest | undefined;
   private currentLimits: ResourceLimits;
-  private gone = false;
+  /** Set once, by whatever ends the VM first; settles when it is gone (after `onGone`). */
+  private ending: Promise<void> | undefined;
   private running: Promise<void> = Promise.resolve();
 
   constructor(config: QemuVmConfig, hardware: Hardware) {
@@ -94,7 +95,7 @@ export abstract class QemuVm implements Vm {
         kernelArgs: config.kernelArgs,
         ...(hardware.nic ? { nic: hardware.nic } : {}),
       },
-      (message) => void this.fail({ kind: 'error', message }),
+      (message) => void this.end({ kind: 'error', message }),
     );
   }
 
@@ -112,7 +113,7 @@ export abstract class QemuVm implements Vm {
     this.running = this.running
       .then(() => this.runEpoch())
       .catch((error: unknown) => {
-        void this.fail({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
+        void this.end({ kind: 'error', message: error instanceof Error ? error.message : String(error) });
       });
   }
 
@@ -145,9 +146,8 @@ export abstract class QemuVm implements Vm {
     else this.corruptNextInput();
   }
 
-  async kill(reason: string): Promise<void> {
-    await this.teardown();
-    this.finish({ kind: 'killed', message: reason });
+  kill(reason: string): Promise<void> {
+    return this.end({ kind: 'killed', message: reason });
   }
 
   /** The checkpoint a restored VM starts from (it starts at its epoch), or none for a fresh VM. */
@@ -173,6 +173,8 @@ export abstract class QemuVm implements Vm {
     const state = await this.machine.state();
     const digestMs = performance.now() - digestStart;
     const outputs = await this.machine.serial.take();
+    // Killed meanwhile: a gone VM reports nothing more (onGone is its last word).
+    if (this.machine.gone) throw new VmGoneError(this.id);
     const view = this.view(state, end);
     const report: EpochReport = {
       epoch: this.epoch,
@@ -190,7 +192,7 @@ export abstract class QemuVm implements Vm {
     };
     this.lastDigest = report.digest;
     this.config.request.events.onEpoch(report);
-    if (end) await this.fail(end);
+    if (end) await this.end(end);
     else if (this.epoch <= (this.config.request.restore?.catchUpTo ?? 0)) this.resume();
   }
 
@@ -231,15 +233,12 @@ export abstract class QemuVm implements Vm {
     await this.machine.remove();
   }
 
-  private async fail(end: VmEnd): Promise<void> {
-    if (this.gone) return;
-    await this.teardown();
-    this.finish(end);
-  }
-
-  private finish(end: VmEnd): void {
-    if (this.gone) return;
-    this.gone = true;
-    this.config.request.events.onGone(end);
+  /**
+   * Ends the VM once, by whatever comes first (a kill, the guest's end, a failure). The machine
+   * goes at once, so every wait of the VM fails now; `onGone` comes last, once all is freed.
+   */
+  private end(end: VmEnd): Promise<void> {
+    this.ending ??= this.teardown().finally(() => this.config.request.events.onGone(end));
+    return this.ending;
   }
 }
