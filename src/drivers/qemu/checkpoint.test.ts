@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import type { RestoreTarget } from '../types.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
@@ -20,7 +20,7 @@ function lastRoundOnDisk(disk: string, snapshot?: string): number {
 
 test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: qemuMissing() }, async () => {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 1500 });
+  const driver = new FreeDriver({ epochMs: 1500 });
   try {
     const profile = driver.profiles()[0]!;
     const vm = await createReplica(driver, 'p', 'primary', profile);

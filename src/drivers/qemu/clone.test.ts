@@ -9,17 +9,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CloneEnd, cloneVm } from './clone.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest, type GuestImage } from './guest-build.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { type LaunchSpec, qemuArgs } from './launch.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { parseRegisters } from './machine.js';
 import { liveQemuCount, QemuProcess, RuntimeDir } from './process.js';
 import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
 import { pageSize } from './ram.js';
 import { diskContents, qemuMissing } from './testing.js';
-import { parseRegisters } from './vm.js';
 
 const lastRound = (text: string) => Number([...text.matchAll(/round (\d+) sum/g)].at(-1)?.[1] ?? 0);
 
@@ -34,7 +34,7 @@ test('a shadow cloned from a running primary has its RAM, registers and disk, an
   skip: qemuMissing(),
 }, async () => {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 800 });
+  const driver = new FreeDriver({ epochMs: 800 });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);

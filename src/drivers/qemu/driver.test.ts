@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import type { EpochReport } from '../types.js';
-import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { LockstepDriver } from './lockstep-driver.js';
 import { liveQemuCount } from './process.js';
 import { qemuMissing } from './testing.js';
 
@@ -24,7 +24,7 @@ test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at t
   skip: qemuMissing(),
 }, async () => {
   const image = await ensureGuest();
-  const driver = new QemuDriver({ mode: 'lockstep', epochMs: 400 });
+  const driver = new LockstepDriver({ epochMs: 400 });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);

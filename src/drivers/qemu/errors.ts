@@ -44,3 +44,10 @@ export class QemuRequestError extends ShadowvmError {
     super('qemu-request', message);
   }
 }
+
+/** A request to a VM that is gone (killed, or its QEMU exited): it ended with the VM. */
+export class VmGoneError extends ShadowvmError {
+  constructor(id: string) {
+    super('vm-gone', `VM ${id} is gone (killed or its QEMU exited); the request ended with it`);
+  }
+}

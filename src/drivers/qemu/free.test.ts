@@ -12,7 +12,7 @@ import { AnalysisEngine } from '../../analysis/engine.js';
 import { predictionScore } from '../../computation/predictor.js';
 import { BUILT_IN_VM_POLICY } from '../../policy/defaults.js';
 import type { EpochReport } from '../types.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { findInRam, stepUntilServing, stepWithTraffic } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, differingPages, type Replica } from './harness.js';
@@ -28,7 +28,7 @@ const predictFailure = level('predict-failure');
 const dataMarker = 'SHADOWVM-DATA-PAGE\n001\n002\n';
 
 interface FreePair {
-  readonly driver: QemuDriver;
+  readonly driver: FreeDriver;
   readonly primary: Replica;
   readonly shadow: Replica;
   readonly port: number;
@@ -39,7 +39,7 @@ interface FreePair {
 /** A primary and its clone, serving; `body` runs against them, then everything is cleaned up. */
 async function withFreePair(body: (pair: FreePair) => Promise<void>): Promise<void> {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 600 });
+  const driver = new FreeDriver({ epochMs: 600 });
   // The engine as the manager configures it for a drift driver: free-running replicas differ in
   // thousands of pages every epoch, so page and reply differences are learned series.
   const engine = new AnalysisEngine({ agreement: driver.agreement });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, type Replica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
@@ -30,7 +30,7 @@ test('free-running replicas are sandboxed, shadows reach nothing, files stay pri
 }, async () => {
   const image = await ensureGuest();
   // The guest tries to reach the host (10.0.2.2) every second and prints the outcome.
-  const driver = new QemuDriver({ mode: 'free', epochMs: 1000, kernelArgs: ['shadowvm.netprobe=1'] });
+  const driver = new FreeDriver({ epochMs: 1000, kernelArgs: ['shadowvm.netprobe=1'] });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);

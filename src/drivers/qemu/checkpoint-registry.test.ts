@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CheckpointRegistry } from './lockstep.js';
+import { CheckpointRegistry } from './checkpoint-registry.js';
 
 test('the registry keeps the newest three snapshots, deletes older copies, and finds restart points', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-registry-'));
@@ -15,7 +15,7 @@ test('the registry keeps the newest three snapshots, deletes older copies, and f
     const disks = [4, 8, 12, 16, 20].map((epoch) => {
       const disk = join(dir, `e${epoch}.qcow2`);
       writeFileSync(disk, 'qcow2');
-      registry.add({ epoch, pageHashes: new Uint8Array(16), tag: `e${epoch}`, disk, generation: epoch < 16 ? 0 : 1 });
+      registry.add({ epoch, pageHashes: new Uint8Array(16), tag: `e${epoch}`, disk, recording: epoch < 16 ? 0 : 1 });
       return disk;
     });
     assert.deepEqual(
