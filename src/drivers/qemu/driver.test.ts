@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import type { EpochReport } from '../types.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
@@ -11,7 +12,6 @@ import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { LockstepDriver } from './lockstep-driver.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
 
 // Boundary rule: a recorder may take an interrupt (or run an async event) at the very count it
 // stops at, which a replayer stopped there by replay-break has not taken yet; both would report
@@ -21,7 +21,7 @@ import { qemuMissing } from './testing.js';
 // published to the shadows.
 test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', {
   timeout: 300_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const image = await ensureGuest();
   const driver = new LockstepDriver({ epochMs: 400 });

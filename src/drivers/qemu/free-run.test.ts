@@ -14,17 +14,18 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ComputationReport } from '../../computation/report.js';
+import { skipWithout } from '../../host-tools.js';
 import { httpGet } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { runtimeRoot } from './process.js';
-import { expectedRound, printedRounds, qemuMissing } from './testing.js';
+import { expectedRound, printedRounds } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
 test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', {
   timeout: 240_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await ensureGuest();
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));
@@ -69,7 +70,7 @@ test('free-running through the manager: a guest that finishes ends the run clean
 
 test('free-running through the manager: a corrupted mirrored request is predicted, rolled back, and the run goes on', {
   timeout: 240_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await ensureGuest();
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-free-run-'));

@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { AnalysisEngine } from '../../analysis/engine.js';
 import { predictionScore } from '../../computation/predictor.js';
+import { skipWithout } from '../../host-tools.js';
 import { BUILT_IN_VM_POLICY } from '../../policy/defaults.js';
 import type { EpochReport } from '../types.js';
 import { FreeDriver } from './free-driver.js';
@@ -19,7 +20,6 @@ import { createReplica, differingPages, type Replica } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 import { RamFile } from './ram.js';
-import { qemuMissing } from './testing.js';
 
 const level = (name: string) => BUILT_IN_VM_POLICY.levels.find((l) => l.name === name)?.enter ?? Number.NaN;
 const warn = level('warn');
@@ -119,7 +119,7 @@ async function crossesWithin(pair: FreePair, epochs: number, what: string): Prom
 
 test('free-running: healthy drift stays under warn, a corrupted mirrored request crosses predict-failure', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 8);
@@ -131,7 +131,7 @@ test('free-running: healthy drift stays under warn, a corrupted mirrored request
 
 test('free-running: a bit flip in the primary page cache of /data crosses predict-failure', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 5);

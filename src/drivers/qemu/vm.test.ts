@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
+import { skipWithout } from '../../host-tools.js';
 import { CapabilityMissingError } from '../capabilities.js';
 import type { Role, Vm, VmEvents } from '../types.js';
 import type { QemuDriver } from './driver.js';
@@ -13,9 +14,14 @@ import { FreeDriver } from './free-driver.js';
 import { ensureGuest } from './guest-build.js';
 import { LockstepDriver } from './lockstep-driver.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
 
-const quiet: VmEvents = { onEpoch: () => undefined, onInput: () => undefined, onInputMismatch: () => undefined, onGone: () => undefined };
+const quiet: VmEvents = {
+  onEpoch: () => undefined,
+  onInput: () => undefined,
+  onInputMismatch: () => undefined,
+  onRestored: () => undefined,
+  onGone: () => undefined,
+};
 
 /** A VM of `driver`, created and never started. */
 function unstarted(driver: QemuDriver, id: string, role: Role, events: VmEvents = quiet): Promise<Vm> {
@@ -23,7 +29,7 @@ function unstarted(driver: QemuDriver, id: string, role: Role, events: VmEvents 
 }
 
 test('a lockstep VM refuses a CPU share and a corrupted input; a free-running VM refuses an epoch budget', {
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await ensureGuest();
   const lockstep = new LockstepDriver();
@@ -52,7 +58,7 @@ function counting(): { events: VmEvents; gone: string[] } {
   return { events, gone };
 }
 
-test('no request outlives its VM: a start waiting on another VM fails once the VM is killed', { skip: qemuMissing() }, async () => {
+test('no request outlives its VM: a start waiting on another VM fails once the VM is killed', { skip: skipWithout('qemu') }, async () => {
   await ensureGuest();
   const lockstep = new LockstepDriver();
   const free = new FreeDriver();
