@@ -697,7 +697,7 @@ export class Computation {
   private async replace(replica: Replica, joinEpoch: number): Promise<Replica | undefined> {
     await this.retire(replica, replica.role === 'primary' ? 'rolled back' : 'discarded', joinEpoch);
     this.alerts?.resolveAll(
-      joinEpoch - 1,
+      this.barrierEpoch,
       `${replica.name} was ${replica.role === 'primary' ? 'rolled back' : 're-forked'}: the alerts of ${replica.vmId} end with it`,
       replica.vmId,
     );

@@ -95,7 +95,12 @@ test('lockstep through the manager: a bit flip in the primary is outvoted at its
     ],
   );
   assert.equal(report.rollbacks.length, 1);
-  assert.match(stderr, new RegExp(`epoch ${flipAt}: rollback of the primary to verified checkpoint k-\\w+ \\(epoch [1-5]\\)`));
+  assert.match(
+    stderr,
+    new RegExp(
+      `epoch ${flipAt}: rollback c-\\w+/primary \\(vote: .*\\): applied: c-\\w+/primary#2 restores verified checkpoint k-\\w+ \\(epoch [1-5]\\)`,
+    ),
+  );
   const restored = report.replicas.find((r) => r.id.endsWith('/primary#2'));
   assert.equal(restored?.end, 'exit 0', JSON.stringify(report.replicas));
   assert.ok(report.epochs > flipAt, `${report.epochs} epochs`);
