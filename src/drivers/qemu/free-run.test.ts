@@ -127,7 +127,9 @@ test('free-running through the manager: a corrupted mirrored request is predicte
     );
 
     const report = JSON.parse(readFileSync(reportFile, 'utf8')) as ComputationReport;
-    const failures = report.actions.filter((a) => a.cause.kind === 'prediction' && a.cause.level === 'predict-failure');
+    const failures = report.actions.filter(
+      (a) => a.actor === 'policy' && a.cause.kind === 'prediction' && a.cause.level === 'predict-failure',
+    );
     // One prediction (for the corrupted request only, charged to its pair's shadow), acted on: an
     // alert, and the recovery of both sides of the pair (one shadow cannot say which drifted).
     assert.deepEqual(failures.map((f) => f.kind).sort(), ['alert', 'refork', 'rollback'], JSON.stringify(report.actions));
