@@ -96,7 +96,7 @@ async function runRow(
   const { store } = launch;
   const config = launch.spec.config;
   const row = { id };
-  const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent);
+  const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent, launch.onAction);
   let policy = launch.policy ?? defaultPolicy();
   const evaluator = new PolicyEvaluator(policy);
   let computation: Computation | undefined;
@@ -126,7 +126,6 @@ async function runRow(
     intervener,
     observers: launch.observers ?? [],
     ...(launch.onAnalysis ? { onAnalysis: launch.onAnalysis } : {}),
-    ...(launch.onAction ? { onAction: launch.onAction } : {}),
   });
   const running = computation.run();
   launch.onStarted?.({
