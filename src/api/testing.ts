@@ -1,7 +1,8 @@
 // A real manager on a real listening socket for tests and benchmarks: temp store and data
-// directory, the repository's guests, port 0. close() stops everything and removes the files.
+// directory, the repository's guests, an empty images directory (QEMU requests boot the built
+// default guest), port 0. close() stops everything and removes the files.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,10 +30,13 @@ export interface TestService {
 export async function startTestService(options: { token?: string; host?: string; concurrency?: number } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-service-'));
   const store = openStore(join(dir, 'shadowvm.db'));
+  const imagesDir = join(dir, 'images');
+  mkdirSync(imagesDir);
   const manager = new Manager({
     store,
     dataDir: dir,
     guestsDir: REPO_GUESTS,
+    imagesDir,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   try {
