@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ActionSchema, VerdictSchema } from './schemas.js';
-import { readSse, type SseFrame } from './sse-client.js';
-import { call, startTestService, type TestService } from './testing.js';
+import type { SseFrame } from './sse-client.js';
+import { call, framesUntilEnd, startTestService, type TestService } from './testing.js';
 
 let service: TestService;
 before(async () => {
@@ -14,21 +14,6 @@ before(async () => {
 after(async () => {
   await service?.close();
 });
-
-/** Frames of one computation until its `end` event. */
-async function framesUntilEnd(url: string, headers: Record<string, string> = {}): Promise<SseFrame[]> {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers, signal: controller.signal });
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const frames: SseFrame[] = [];
-  for await (const frame of readSse(response.body as ReadableStream<Uint8Array>)) {
-    frames.push(frame);
-    if (frame.event === 'end') break;
-  }
-  controller.abort();
-  return frames;
-}
 
 test('SSE streams a computation live and resumes from Last-Event-ID', async () => {
   const created = await call(service.url, 'POST', '/api/computations', {
