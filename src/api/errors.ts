@@ -10,6 +10,7 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   'bad-image': 400,
   'policy-invalid': 400,
   'unknown-replica': 400,
+  'capability-missing': 409,
   unauthorized: 401,
   'computation-not-found': 404,
   'not-found': 404,

@@ -1,11 +1,11 @@
 // QEMU computations through the service's REST API, on real TCG guests: a lockstep computation is
-// started, a bit flip is injected into its primary while it runs, the rollback of the primary goes
-// out on /events, and the report blames the primary and ends with the workload's exact output and
-// exit code 0. A free-running one shows where its mirrored HTTP server listens while it runs.
+// started, a bit flip is injected into its primary while it runs (a fault its driver cannot take is
+// refused), the rollback of the primary goes out on /events, and the report blames the primary and
+// ends with the workload's exact output and exit code 0. A free-running one shows where its
+// mirrored HTTP server listens while it runs.
 
 import assert from 'node:assert/strict';
-import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { ComputationReport } from '../computation/report.js';
 import { parseComputationSpec } from '../computation/spec.js';
@@ -53,7 +53,7 @@ test('QEMU lockstep through the REST API: a bit flip injected into the primary i
   assert.deepEqual(parseDriverSpec(parseComputationSpec(service.store.computations.get(id)?.config).driver), {
     kind: 'qemu',
     mode: 'lockstep',
-    image: realpathSync(defaultGuestDir),
+    image: resolve(defaultGuestDir),
     kernelArgs,
     epochMs: 200,
   });
@@ -68,6 +68,13 @@ test('QEMU lockstep through the REST API: a bit flip injected into the primary i
     },
     300_000,
   );
+  // Lockstep shadows replay the primary's recording: there is no input of theirs to corrupt.
+  const refused = await call(service.url, 'POST', `/api/computations/${id}/faults`, {
+    target: 'shadow1',
+    fault: { kind: 'corrupt-input', seq: 1 },
+  });
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+  assert.equal(refused.body.code, 'capability-missing');
   const injected = await call(service.url, 'POST', `/api/computations/${id}/faults`, {
     target: 'primary',
     fault: { kind: 'bitflip', bit: 3 },

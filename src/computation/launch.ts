@@ -49,6 +49,8 @@ export interface Launch {
 /** What can be done to a computation while it runs (the service's API acts through this). */
 export interface RunningComputation {
   readonly computation: Computation;
+  /** What its driver can do (a request for more is refused before it reaches the loop). */
+  readonly driver: Pick<Driver, 'name' | 'capabilities'>;
   policy(): Policy;
   /** Replaces thresholds and interventions at run time; level state is kept. */
   setPolicy(policy: Policy): void;
@@ -130,6 +132,7 @@ async function runRow(
   const running = computation.run();
   launch.onStarted?.({
     computation,
+    driver,
     policy: () => policy,
     setPolicy: (next) => {
       evaluator.setPolicy(next);

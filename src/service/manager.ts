@@ -12,6 +12,7 @@ import { computationRow, launch, type RunningComputation } from '../computation/
 import type { EpochObserver, EpochOutcome } from '../computation/ports.js';
 import type { ComputationReport } from '../computation/report.js';
 import type { ComputationSpec } from '../computation/spec.js';
+import { faultCapability, requireCapabilities } from '../drivers/capabilities.js';
 import { defaultGuestDir } from '../drivers/guest-image.js';
 import type { Endpoint, Fault } from '../drivers/types.js';
 import { ShadowvmError } from '../errors.js';
@@ -189,6 +190,7 @@ export class Manager {
     const handle = this.handle(id);
     const names = handle.computation.live().map((r) => r.name);
     if (!names.includes(target)) throw new UnknownReplicaError(target, names);
+    requireCapabilities(handle.driver, [{ capability: faultCapability(fault), why: `the ${fault.kind} fault requested for ${target}` }]);
     const entry = this.entry(id);
     const resolved: Fault =
       fault.kind === 'bitflip'
