@@ -24,7 +24,7 @@ import type { ActionRecord, Intervener } from '../interventions/index.js';
 import { differingBytes, encodePageDelta } from '../pages/xor-delta.js';
 import type { Decision, PlannedAction, VmIdentity } from '../policy/index.js';
 import { InputLog } from '../replication/input-log.js';
-import type { ActionActor, ActionCause, StoredAction, StoredPrediction } from '../store/types.js';
+import type { ActionActor, ActionCause, StoredPrediction } from '../store/types.js';
 import { type AgreementStrategy, agreementFor, type Standing } from '../sync/agreement.js';
 import type { StateDifference } from '../sync/compare.js';
 import { type Verdict, vote } from '../sync/vote.js';
@@ -71,8 +71,6 @@ export interface ComputationParts {
   readonly observers?: readonly EpochObserver[];
   /** Every epoch's scores and predictions (live displays, metrics). */
   readonly onAnalysis?: (analysis: EpochAnalysis) => void;
-  /** Every action row, once written. */
-  readonly onAction?: (action: StoredAction) => void;
 }
 
 /** A recovery asked for from outside the loop (API, CLI), carried out at the next barrier. */
@@ -578,7 +576,7 @@ export class Computation {
     const resolution = action.kind === 'alert' && action.status === 'resolved';
     const cause: ActionCause =
       (resolution ? this.alerts?.causeOf(decision.vm.id, action.alert) : undefined) ?? predictionCause(decision, prediction, action.kind);
-    const stored = this.recorder.action({
+    this.recorder.action({
       epoch: decision.epoch,
       kind: action.kind,
       vmId: decision.vm.id,
@@ -589,7 +587,6 @@ export class Computation {
       outcome: record.outcome.detail,
       dryRun: decision.dryRun,
     });
-    this.parts.onAction?.(stored);
     if (action.kind !== 'alert' || record.outcome.status !== 'queued') return;
     if (action.status === 'firing') this.alerts?.fired(decision.vm, action.alert, action.severity, decision.epoch, decision.reason, cause);
     else this.alerts?.resolved(decision.vm.id, action.alert, decision.epoch, decision.reason);
@@ -680,7 +677,7 @@ export class Computation {
 
   /** One action row, written once the action is done. */
   private act(epoch: number, kind: string, vmId: string, recovery: Recovery, outcome: string): void {
-    const stored = this.recorder.action({
+    this.recorder.action({
       epoch,
       kind,
       vmId,
@@ -691,7 +688,6 @@ export class Computation {
       outcome,
       dryRun: false,
     });
-    this.parts.onAction?.(stored);
   }
 
   private async replace(replica: Replica, joinEpoch: number): Promise<Replica | undefined> {

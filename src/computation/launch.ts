@@ -49,6 +49,8 @@ export interface Launch {
 /** What can be done to a computation while it runs (the service's API acts through this). */
 export interface RunningComputation {
   readonly computation: Computation;
+  /** What its driver can do (a request for more is refused before it reaches the loop). */
+  readonly driver: Pick<Driver, 'name' | 'capabilities'>;
   policy(): Policy;
   /** Replaces thresholds and interventions at run time; level state is kept. */
   setPolicy(policy: Policy): void;
@@ -96,7 +98,7 @@ async function runRow(
   const { store } = launch;
   const config = launch.spec.config;
   const row = { id };
-  const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent);
+  const recorder = new StoreRecorder(row.id, store, new CheckpointStore(store.checkpoints), launch.onEvent, launch.onAction);
   let policy = launch.policy ?? defaultPolicy();
   const evaluator = new PolicyEvaluator(policy);
   let computation: Computation | undefined;
@@ -126,11 +128,11 @@ async function runRow(
     intervener,
     observers: launch.observers ?? [],
     ...(launch.onAnalysis ? { onAnalysis: launch.onAnalysis } : {}),
-    ...(launch.onAction ? { onAction: launch.onAction } : {}),
   });
   const running = computation.run();
   launch.onStarted?.({
     computation,
+    driver,
     policy: () => policy,
     setPolicy: (next) => {
       evaluator.setPolicy(next);

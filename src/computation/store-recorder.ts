@@ -30,6 +30,8 @@ export class StoreRecorder implements ComputationRecorder {
     private readonly store: Store,
     private readonly checkpointStore: CheckpointStore,
     private readonly onEvent: (event: ComputationEvent) => void = () => {},
+    /** Every action row, once written, whoever wrote it (the loop, the alert book). */
+    private readonly onAction: (action: StoredAction) => void = () => {},
   ) {}
 
   vmCreated(vm: VmInfo): void {
@@ -94,6 +96,7 @@ export class StoreRecorder implements ComputationRecorder {
   action(action: ActionEntry): StoredAction {
     const stored = this.store.audit.appendAction({ computationId: this.computationId, ...action });
     this.actions.push(stored);
+    this.onAction(stored);
     return stored;
   }
 

@@ -81,7 +81,7 @@ test('kill -9 mid-run: nothing recorded is lost and the computation is marked in
   const id = created.body.computation.id as string;
   await waitFor('a rollback and a few more epochs', async () => {
     const got = await call(first.url, 'GET', `/api/computations/${id}`);
-    const events = (await call(first.url, 'GET', `/api/computations/${id}/interventions`)).body.items as { kind: string }[];
+    const events = (await call(first.url, 'GET', `/api/computations/${id}/actions`)).body.items as { kind: string }[];
     return got.body.live?.epoch >= 10 && events.some((e) => e.kind === 'rollback') ? true : undefined;
   });
   first.child.kill('SIGKILL');

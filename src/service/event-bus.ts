@@ -4,6 +4,7 @@
 
 export const SERVICE_EVENT_TYPES = [
   'status',
+  'endpoints',
   'epoch',
   'divergence',
   'verdict',

@@ -122,6 +122,7 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
       case 'intervention':
         count(interventions, { computation, kind: String(data.kind) });
         return;
+      case 'endpoints':
       case 'event':
         return;
       case 'status':
