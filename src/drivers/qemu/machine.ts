@@ -10,7 +10,7 @@ import type { PageImage } from '../../pages/digest.js';
 import { SnapshotDeferredError } from '../snapshot-deferred.js';
 import type { StateDigest } from '../types.js';
 import type { CloneEnd } from './clone.js';
-import { QemuProcessError, QemuRequestError, VmGoneError } from './errors.js';
+import { QemuProcessError, QemuRequestError, StateMismatchError, VmGoneError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
 import { type LaunchSpec, type NicSpec, qemuArgs } from './launch.js';
 import { QemuProcess, type RuntimeDir } from './process.js';
@@ -294,7 +294,7 @@ export class Machine {
   /** After a snapshot load the RAM must equal the state it was taken from, page for page. */
   checkRam(pageHashes: Uint8Array, what: string): void {
     if (Buffer.compare(this.ramImage().digest(), pageHashes) !== 0) {
-      throw new QemuRequestError(`restore of ${this.id} to ${what} did not reproduce its memory`);
+      throw new StateMismatchError(`restore of ${this.id} to ${what} did not reproduce its memory`);
     }
   }
 
