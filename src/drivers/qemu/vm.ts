@@ -41,7 +41,7 @@ export interface QemuVmConfig {
   readonly checkpoints: CheckpointRegistry;
   /** Extra kernel parameters for the guest's workload. */
   readonly kernelArgs: readonly string[];
-  /** Wall-clock length of an epoch (lockstep: of the first; it then aims at `limits.epochBudget` instructions). */
+  /** Wall-clock length of an epoch (lockstep: until the VM has an epoch budget; `limits.epochBudget` instructions then). */
   readonly epochMs: number;
 }
 
