@@ -11,7 +11,7 @@
 // ending the pair. The cases that end VMs on purpose (requests settle, kill, which also closes its
 // driver over a VM left running) each open a driver of their own, so a broken kill or close cannot
 // take the other cases' evidence with it. On QEMU under TCG that is one guest run per mode plus
-// short ones: about 80 s lockstep and 45 s free-running on a shared 2-core host.
+// short ones: about 65 s lockstep and 45 s free-running on a shared 2-core host.
 
 import { after, describe, test } from 'node:test';
 import { CONTRACT, type ContractCaseName } from './contract-cases.js';
