@@ -44,7 +44,7 @@ function qemuSubject(image: GuestImage, mode: QemuSpec['mode']): DriverSubject {
       // The guest's whole RAM (a balloon that takes nothing), one vCPU.
       limits: { memoryBytes: 128 * 2 ** 20, cpuShare: 1, epochBudget: EPOCH_BUDGET },
     },
-    // A loaded 2-core host has taken 15 s for one lockstep epoch (recorder and replayer).
+    // Lockstep epochs took up to 13 s here (a recorder and a replayer on a loaded 2-core host).
     timing: { epochMs: 60_000, quietMs: 500 },
   };
 }
