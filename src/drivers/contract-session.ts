@@ -122,9 +122,19 @@ export class Session {
       const { epochMs } = this.subject.timing;
       const running = this.replicas.filter((replica) => !replica.log.gone);
       await Promise.all(running.map((replica) => within(replica.vm.kill('contract suite done'), epochMs, `kill of ${replica.log.id}`)));
-      await within(this.driver.close(), epochMs, `close of the ${this.driver.name} driver`);
+      await this.driverClose();
     })();
     return this.closing;
+  }
+
+  /** Closes the driver with its VMs as they are: ending those still running is the close's own job. */
+  closeDriver(): Promise<void> {
+    this.closing ??= this.driverClose();
+    return this.closing;
+  }
+
+  private driverClose(): Promise<void> {
+    return within(this.driver.close(), this.subject.timing.epochMs, `close of the ${this.driver.name} driver`);
   }
 
   private profile(index: number): DiversityProfile {

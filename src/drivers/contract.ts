@@ -8,8 +8,10 @@
 //
 // Cost: the guest runs once to its end as a primary and a shadow fed its inputs; most cases judge
 // that run, adding at most one VM to its driver (restored from its snapshot or its log) and never
-// ending the pair. The cases that end VMs on purpose (requests settle, kill) each open a driver of
-// their own, so a broken kill cannot take the other cases' evidence with it.
+// ending the pair. The cases that end VMs on purpose (requests settle, kill, which also closes its
+// driver over a VM left running) each open a driver of their own, so a broken kill or close cannot
+// take the other cases' evidence with it. On QEMU under TCG that is one guest run per mode plus
+// short ones: about 65 s lockstep and 45 s free-running on a shared 2-core host.
 
 import { after, describe, test } from 'node:test';
 import { CONTRACT, type ContractCaseName } from './contract-cases.js';

@@ -54,7 +54,7 @@ test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000,
       restore: { target, log: { read: () => [], length: 0 }, catchUpTo: 0 },
     });
     const next = restored.next();
-    await restored.vm.start(); // throws unless RAM equals the checkpoint's page for page
+    await restored.vm.start(); // a RAM other than the checkpoint's, page for page, would end it instead
     const after = await next;
     assert.equal(after.epoch, delta.epoch + 1);
     const [page] = await restored.vm.readPages([Math.floor((90 * 2 ** 20) / 4096)]);

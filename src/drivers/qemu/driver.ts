@@ -22,7 +22,7 @@ export interface QemuDriverOptions {
   readonly rounds?: number;
   /** More kernel parameters for the guest (e.g. shadowvm.size=N); they override `rounds`. */
   readonly kernelArgs?: readonly string[];
-  /** Wall-clock length of an epoch (free mode; lockstep's first epoch). */
+  /** Wall-clock length of an epoch (free mode; lockstep until a VM has an epoch budget). */
   readonly epochMs?: number;
 }
 

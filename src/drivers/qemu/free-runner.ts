@@ -46,18 +46,18 @@ export class FreeRunner extends QemuVm {
     this.cloneOf = config.cloneOf;
   }
 
-  async start(): Promise<void> {
+  protected async begin(): Promise<void> {
     if (this.cloneOf) return this.startAsClone(this.cloneOf);
     const restore = this.restorePoint();
     if (restore) this.machine.loadDisk(restore.checkpoint.disk);
     else this.machine.createOverlay();
     await this.machine.launch(restore ? { loadvm: restore.checkpoint.tag } : {});
+    if (restore) this.restored(restore.target);
     this.network.activate();
-    if (restore) this.machine.checkRam(restore.target.digest.pageHashes, 'the checkpoint');
     await this.runEpoch();
   }
 
-  async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
+  protected takeSnapshot(basePageHashes: Uint8Array | undefined): Promise<SnapshotDelta> {
     return this.saveCheckpoint(basePageHashes);
   }
 

@@ -40,7 +40,7 @@ export class LockstepVm extends QemuVm {
     this.siblings = config.siblings;
   }
 
-  async start(): Promise<void> {
+  protected async begin(): Promise<void> {
     const restore = this.restorePoint();
     if (this.role === 'primary' && this.config.request.restore === undefined) {
       const recording = this.recordings.latest;
@@ -62,13 +62,13 @@ export class LockstepVm extends QemuVm {
         context,
         recordings.get(checkpoint?.recording ?? 0),
         checkpoint && { disk: checkpoint.disk, tag: checkpoint.tag },
-        restore && { pageHashes: restore.target.digest.pageHashes, what: 'the checkpoint' },
+        restore && (() => this.restored(restore.target)),
       );
     }
     await this.runEpoch();
   }
 
-  async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
+  protected async takeSnapshot(basePageHashes: Uint8Array | undefined): Promise<SnapshotDelta> {
     const duty = this.started();
     // QEMU 7.2 supports snapshots taken while replaying (their vmstate holds the log position), but
     // a snapshot taken while recording logs events no replayer repeats: every replayer then hangs

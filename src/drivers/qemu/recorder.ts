@@ -15,9 +15,9 @@ export interface RecorderContext {
   readonly counters: LockstepCounters;
   /** Seq of the first input record: a restored primary continues the computation's log. */
   readonly firstSeq: number;
-  /** Wall-clock length of the first slice. */
+  /** Wall-clock length of an epoch while the VM has no epoch budget. */
   readonly epochMs: number;
-  /** The epoch length to aim at, in instructions (the VM's limit; it may change at run time). */
+  /** The epoch length in instructions, once set (the VM's limit; it may change at run time). */
   readonly epochBudget: () => number | undefined;
 }
 
@@ -27,6 +27,8 @@ const logFlushSlack = 12_288;
 const settleMs = 5;
 /** Extra runs allowed before a recorder that never stops cleanly counts as broken. */
 const settleAttempts = 200;
+/** The longest epoch of a recorder with an epoch budget, should its guest run far slower than usual. */
+const budgetEpochMaxMs = 5000;
 /** Name of the snapshot a recorder saves as it starts, which its replayers load. */
 const startSnapshot = 'start';
 
@@ -36,14 +38,12 @@ export class Recorder {
   /** Reads the recorder's own log to find clean epoch boundaries. */
   private readonly reader: ReplayLogReader;
   private seq: number;
-  private epochMs: number;
 
   private constructor(context: RecorderContext, recording: Recording) {
     this.context = context;
     this.recording = recording;
     this.reader = new ReplayLogReader(recording.rrFile, context.machine.icount);
     this.seq = context.firstSeq;
-    this.epochMs = context.epochMs;
   }
 
   /** A fresh primary: boots and records the computation's first recording. */
@@ -77,19 +77,21 @@ export class Recorder {
   }
 
   /**
-   * The recorder's epoch ends wherever its slice stopped, provided the stop is clean: a recorder
-   * may take an interrupt (or run an async event) at the very count it stops at, which a replayer
-   * stopped there by replay-break has not taken yet, so both would report the same count with
-   * different RAM. Such a stop is run on briefly until one leaves nothing at its count; only
-   * then are the replayers told the count. True when the guest powered off.
+   * The recorder's epoch ends once it ran its epoch budget (without one, its wall-clock slice),
+   * wherever it then stopped, provided the stop is clean: a recorder may take an interrupt (or run
+   * an async event) at the very count it stops at, which a replayer stopped there by replay-break
+   * has not taken yet, so both would report the same count with different RAM. Such a stop is run
+   * on briefly until one leaves nothing at its count; only then are the replayers told the count.
+   * True when the guest powered off.
    */
   async recordEpoch(epoch: number): Promise<boolean> {
     const { machine, counters } = this.context;
-    const before = machine.icount;
-    const started = performance.now();
-    let ended = await machine.runFor(this.epochMs);
+    const budget = this.context.epochBudget();
+    let ended =
+      budget === undefined
+        ? await machine.runFor(this.context.epochMs)
+        : await machine.runToCount(machine.icount + budget, budgetEpochMaxMs);
     counters.settleRuns = 0;
-    this.adaptSlice(machine.icount - before, performance.now() - started);
     await this.flushLog();
     for (let attempt = 0; !ended && !this.reader.cleanStopAt(machine.icount); attempt++) {
       if (attempt === settleAttempts) throw new QemuProcessError(`recorder ${machine.id} found no clean stop after ${attempt} tries`);
@@ -106,13 +108,6 @@ export class Recorder {
   /** The recorder stopped: whoever follows it continues in the next recording. */
   stopped(): void {
     this.recording.supersede();
-  }
-
-  /** Aims the next slice at the epoch budget from the rate just measured. */
-  private adaptSlice(instructions: number, runMs: number): void {
-    const budget = this.context.epochBudget();
-    if (budget === undefined || instructions <= 0 || runMs <= 0) return;
-    this.epochMs = Math.min(5000, Math.max(20, (budget / instructions) * runMs));
   }
 
   /**

@@ -24,11 +24,11 @@ export interface ReplayerContext {
   readonly leads: boolean;
 }
 
-/** RAM a replayer must show once its next QEMU has started (a restore or a change of recording). */
-export interface ExpectedRam {
-  readonly pageHashes: Uint8Array;
-  readonly what: string;
-}
+/**
+ * What a replayer's next QEMU must show once started (a restore, a change of recording, a restart
+ * from a checkpoint): throws StateMismatchError when its guest is not there.
+ */
+export type StateCheck = () => void;
 
 /** How a replayed epoch ended: at its boundary, or past the end of the recording (a leading VM records on). */
 export type Replayed = { readonly kind: 'boundary'; readonly guestEnded: boolean } | { readonly kind: 'recording-over' };
@@ -53,13 +53,13 @@ export class Replayer {
   private started: { readonly from: RecordingStart | undefined; readonly epoch: number } | undefined;
   /** Serial file size at each epoch boundary since this QEMU started (a restart replays from one). */
   private serialAtEpoch = new Map<number, number>();
-  private expected: ExpectedRam | undefined;
+  private check: StateCheck | undefined;
 
-  constructor(context: ReplayerContext, recording: Recording, from?: RecordingStart, expected?: ExpectedRam) {
+  constructor(context: ReplayerContext, recording: Recording, from?: RecordingStart, check?: StateCheck) {
     this.context = context;
     this.current = recording;
     this.from = from;
-    this.expected = expected;
+    this.check = check;
   }
 
   /** The recording this replayer replays now. */
@@ -96,9 +96,9 @@ export class Replayer {
     await machine.launch({ rr: { mode: 'replay', file: this.current.rrFile }, ...(from ? { loadvm: from.tag } : {}) });
     this.started = { from, epoch: startEpoch };
     this.serialAtEpoch = new Map([[startEpoch, 0]]);
-    const expected = this.expected;
-    this.expected = undefined;
-    if (expected) machine.checkRam(expected.pageHashes, expected.what);
+    const check = this.check;
+    this.check = undefined;
+    check?.();
   }
 
   /** Moves a replayer paused at the end of a recording onto the next one (same guest state). */
@@ -106,7 +106,7 @@ export class Replayer {
     await this.stop();
     this.current = next;
     this.from = next.start;
-    if (reached) this.expected = { pageHashes: reached, what: `the start of recording ${next.index}` };
+    if (reached) this.check = () => this.context.machine.checkRam(reached, `the start of recording ${next.index}`);
   }
 
   private async stop(): Promise<void> {
@@ -178,7 +178,7 @@ export class Replayer {
     counters.replayRestarts += 1;
     await this.stop();
     this.from = point ? { disk: point.disk, tag: point.tag } : undefined;
-    if (checkpoint) this.expected = { pageHashes: checkpoint.pageHashes, what: `the checkpoint of epoch ${checkpoint.epoch}` };
+    if (checkpoint) this.check = () => machine.checkRam(checkpoint.pageHashes, `the checkpoint of epoch ${checkpoint.epoch}`);
     await this.launch(pointEpoch);
     machine.serial.restart(replayedAgain);
   }

@@ -1,13 +1,13 @@
-// QEMU VMs without a booted guest: asked for what their mode cannot do, they refuse with a typed
-// error (never a silent no-op, and before QEMU is asked); killed while they wait on another VM,
-// their requests fail at once instead of waiting for that VM.
+// QEMU VMs without a booted guest: asked for what their mode (or driver) cannot do, they refuse
+// with a typed error (never a silent no-op, and before QEMU is asked); killed while they wait on
+// another VM, their requests fail at once instead of waiting for that VM.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate } from 'node:timers/promises';
 import { skipWithout } from '../../host-tools.js';
 import { CapabilityMissingError } from '../capabilities.js';
-import type { Role, Vm, VmEvents } from '../types.js';
+import type { Capability, Role, Vm, VmEvents } from '../types.js';
 import type { QemuDriver } from './driver.js';
 import { VmGoneError } from './errors.js';
 import { FreeDriver } from './free-driver.js';
@@ -44,6 +44,30 @@ test('a lockstep VM refuses a CPU share and a corrupted input; a free-running VM
     assert.equal(primary.limits().epochBudget, undefined, 'a refused change changes nothing');
   } finally {
     await Promise.all([lockstep.close(), free.close()]);
+  }
+});
+
+test('a VM whose driver lacks pages and checkpoints refuses readPages and snapshot before asking QEMU', {
+  skip: skipWithout('qemu'),
+}, async () => {
+  await ensureGuest();
+  const none: ReadonlySet<Capability> = new Set();
+  const drivers = [
+    new (class extends LockstepDriver {
+      override readonly capabilities = none;
+    })(),
+    new (class extends FreeDriver {
+      override readonly capabilities = none;
+    })(),
+  ];
+  try {
+    for (const driver of drivers) {
+      const vm = await unstarted(driver, 'p', 'primary');
+      await assert.rejects(vm.readPages([0]), CapabilityMissingError);
+      await assert.rejects(vm.snapshot(), CapabilityMissingError);
+    }
+  } finally {
+    await Promise.all(drivers.map((driver) => driver.close()));
   }
 });
 

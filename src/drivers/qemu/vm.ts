@@ -22,7 +22,7 @@ import type {
   VmRequest,
 } from '../types.js';
 import type { CheckpointEntry, CheckpointRegistry } from './checkpoint-registry.js';
-import { QemuRequestError, VmGoneError } from './errors.js';
+import { QemuRequestError, StateMismatchError, VmGoneError } from './errors.js';
 import type { GuestImage } from './guest-build.js';
 import type { NicSpec } from './launch.js';
 import { fileStem, Machine } from './machine.js';
@@ -41,7 +41,7 @@ export interface QemuVmConfig {
   readonly checkpoints: CheckpointRegistry;
   /** Extra kernel parameters for the guest's workload. */
   readonly kernelArgs: readonly string[];
-  /** Wall-clock length of an epoch (lockstep: of the first; it then aims at `limits.epochBudget` instructions). */
+  /** Wall-clock length of an epoch (lockstep: until the VM has an epoch budget; `limits.epochBudget` instructions then). */
   readonly epochMs: number;
 }
 
@@ -99,9 +99,29 @@ export abstract class QemuVm implements Vm {
     );
   }
 
-  abstract start(): Promise<void>;
+  /**
+   * Starts the VM and runs it to the end of its first epoch. A restored VM whose state is not its
+   * target's does not run on: it ends with an error (onGone), which is its answer, not a failed start.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.begin();
+    } catch (error) {
+      if (!(error instanceof StateMismatchError)) throw error;
+      await this.end({ kind: 'error', message: error.message });
+    }
+  }
 
-  abstract snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta>;
+  async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
+    ensureCapability(this.config.driver, 'checkpoint', 'a checkpoint');
+    return this.takeSnapshot(basePageHashes);
+  }
+
+  /** How the mode's VM starts: boots, loads a snapshot or clones, then runs its first epoch. */
+  protected abstract begin(): Promise<void>;
+
+  /** The mode's snapshot at the current boundary (the capability is checked). */
+  protected abstract takeSnapshot(basePageHashes: Uint8Array | undefined): Promise<SnapshotDelta>;
 
   /** Runs the guest to the end of the current epoch; true when it powered off. */
   protected abstract runToBoundary(): Promise<boolean>;
@@ -159,6 +179,15 @@ export abstract class QemuVm implements Vm {
     return { target, checkpoint };
   }
 
+  /**
+   * A VM just loaded from `target`'s snapshot checks its RAM against the target page for page and
+   * says it reached it; a RAM that differs is a StateMismatchError (the VM ends, see `start`).
+   */
+  protected restored(target: RestoreTarget): void {
+    this.machine.checkRam(target.digest.pageHashes, `the checkpoint of epoch ${target.epoch}`);
+    this.config.request.events.onRestored(target.epoch);
+  }
+
   protected async runEpoch(): Promise<void> {
     this.epoch += 1;
     const started = performance.now();
@@ -198,7 +227,6 @@ export abstract class QemuVm implements Vm {
 
   /** Snapshots the machine at the current boundary into a checkpoint disk of its own. */
   protected async saveCheckpoint(basePageHashes: Uint8Array | undefined, recording?: number): Promise<SnapshotDelta> {
-    ensureCapability(this.config.driver, 'checkpoint', 'a checkpoint');
     await this.machine.reactivateDisks();
     const tag = `e${this.epoch}-${Date.now().toString(36)}`;
     await this.machine.saveSnapshot(tag);

@@ -61,6 +61,11 @@ export class WasmVm implements Vm {
     this.restoreTarget = options.restoreTarget;
   }
 
+  /** The VM is gone (onGone came). */
+  get ended(): boolean {
+    return this.gone;
+  }
+
   start(): Promise<void> {
     if (this.gone) return Promise.reject(new Error(`VM ${this.id} has ended and cannot start`));
     return new Promise((resolve, reject) => {
