@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ComputationReport } from '../../computation/report.js';
 import { skipWithout } from '../../host-tools.js';
+import { openStore } from '../../store/open.js';
 import { httpGet } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
@@ -22,6 +23,23 @@ import { runtimeRoot } from './process.js';
 import { expectedRound, printedRounds } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+
+/** Waits until the run's store holds `count` epochs of its one computation. */
+async function epochsLogged(path: string, count: number): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (existsSync(path)) {
+      const store = openStore(path);
+      try {
+        const [row] = store.computations.list();
+        if (row && store.difflog.readEpochs(row.id).length >= count) return;
+      } finally {
+        store.close();
+      }
+    }
+    await sleep(100);
+  }
+  assert.fail(`the run did not log ${count} epochs in 2 minutes`);
+}
 
 test('free-running through the manager: a guest that finishes ends the run cleanly, output exact, nothing predicted', {
   timeout: 240_000,
@@ -109,7 +127,9 @@ test('free-running through the manager: a corrupted mirrored request is predicte
       await sleep(100);
     }
     assert.ok(port !== undefined, `the run prints the guest's HTTP address:\n${stderr}`);
-    await sleep(8000);
+    // The engine learns the pair's answers over a warm-up of epochs, not of seconds: on a loaded
+    // host the clone's first epochs take longer, and a corrupted answer inside the warm-up scores 0.
+    await epochsLogged(join(dir, 'store.db'), 8);
     let served = 0;
     let running = true;
     void ended.then(() => (running = false));
