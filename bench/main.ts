@@ -1,10 +1,12 @@
 // npm run bench: every performance promise of the project, measured in one run and printed as
 // ratios against a baseline measured in the same run (these machines are shared and noisy).
-// `npm run bench -- NAME…` runs only the named suites.
+// `npm run bench -- NAME…` runs only the named suites. Exit code: 0 when every promise measured
+// was kept and every suite ran to its end, 1 otherwise, 2 for an unknown suite.
 
-import { type BenchLine, formatLine } from './line.js';
+import type { SuiteName } from './goals.js';
+import { runSuites, type Suite } from './runner.js';
 
-const SUITES: Record<string, () => Promise<{ run: () => Promise<readonly BenchLine[]> }>> = {
+const SUITES: Record<SuiteName, () => Promise<Suite>> = {
   digest: () => import('./digest-throughput.js'),
   instrument: () => import('./instrument-overhead.js'),
   shadowing: () => import('./shadowing.js'),
@@ -19,17 +21,10 @@ async function main(names: readonly string[]): Promise<number> {
     process.stderr.write(`bench: unknown suite ${unknown.join(', ')}; suites are ${Object.keys(SUITES).join(', ')}\n`);
     return 2;
   }
-  let missed = 0;
-  for (const name of names.length > 0 ? names : Object.keys(SUITES)) {
-    process.stdout.write(`## ${name}\n`);
-    const suite = await (SUITES[name] as () => Promise<{ run: () => Promise<readonly BenchLine[]> }>)();
-    for (const line of await suite.run()) {
-      process.stdout.write(`${formatLine(line)}\n`);
-      if (line.ok === false) missed++;
-    }
-  }
-  process.stdout.write(`\n${missed === 0 ? 'every promise kept' : `${missed} promise(s) missed`}\n`);
-  return 0;
+  return runSuites(SUITES, names.length > 0 ? names : Object.keys(SUITES), {
+    write: (text) => process.stdout.write(text),
+    warn: (text) => process.stderr.write(text),
+  });
 }
 
 main(process.argv.slice(2)).then((code) => (process.exitCode = code));

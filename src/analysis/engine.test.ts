@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { AnalysisEngine } from './engine.js';
 import type { EpochFeatures } from './features.js';
+import { meanAbsModel } from './onnx-model.fixture.js';
 import { gaussianNoise } from './testing.js';
 
 /** A primary with steady timing, a shadow whose pages start to differ at epoch 300, leaking memory. */
@@ -111,4 +115,31 @@ test('with free-running replicas, a page count that swings with the host stays q
   });
   const burst = drift.observe(pages(measured.length, 3400))[0]!;
   assert.ok((burst.byFeature['diff.differingPages'] ?? 0) >= 0.85, JSON.stringify(burst.byFeature));
+});
+
+test('a feature given an ONNX model is scored by it, for every VM, and the other features keep their detectors', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-engine-onnx-'));
+  const model = join(dir, 'mean-abs.onnx');
+  writeFileSync(model, meanAbsModel(4));
+  const engine = new AnalysisEngine({ byFeature: { epochWallMs: { model, window: 4 } } });
+  const wallMs = [0.2, -0.4, 0.6, -0.8, 0.1];
+  const byVm = (e: number) => {
+    const at = epoch(e, 0);
+    const features = { ...at, vms: at.vms.map((v) => ({ ...v, epochWallMs: wallMs[e]! })) };
+    return new Map(engine.observe(features).map((score) => [score.vm, score.byFeature]));
+  };
+  try {
+    for (let e = 0; e < 3; e++) assert.equal(byVm(e).get('p')?.epochWallMs, 0, 'no full window yet');
+    const full = byVm(3);
+    for (const vm of ['p', 's']) {
+      assert.ok(Math.abs((full.get(vm)?.epochWallMs ?? 0) - 0.5) < 1e-6, `${vm}: mean |x| of the window, ${JSON.stringify(full.get(vm))}`);
+    }
+    assert.equal(full.get('s')?.['diff.differingPages'], 0, 'the diff features keep the divergence detector');
+    engine.close();
+    const next = byVm(4).get('p')?.epochWallMs ?? 0;
+    assert.ok(Math.abs(next - (0.4 + 0.6 + 0.8 + 0.1) / 4) < 1e-6, `after close(), the model loads again for the next epoch, got ${next}`);
+  } finally {
+    engine.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,7 @@
 // The analysis engine: per computation, per VM (or primary/shadow pair) and per feature, one
 // detector instance; per VM one memory forecaster. observe() turns an epoch's features into a
-// score per VM, and save()/restore() carry every model's state with a checkpoint.
+// score per VM, and save()/restore() carry every model's state with a checkpoint. A feature may
+// be scored by an ONNX model instead of a built-in detector; close() frees the models' workers.
 
 import { z } from 'zod';
 import type { Agreement } from '../drivers/types.js';
@@ -8,6 +9,7 @@ import type { Detector, DetectorState, Forecaster } from './detector.js';
 import { HoltForecaster } from './detectors/holt.js';
 import { DetectorStateError } from './errors.js';
 import { type EpochFeatures, pairFeatureValues, vmFeatureValues } from './features.js';
+import { OnnxDetector, OnnxModel } from './onnx.js';
 import { createDetector } from './registry.js';
 
 /** A detector by registry name, with its options. */
@@ -16,10 +18,18 @@ export interface DetectorSpec {
   readonly options?: Record<string, unknown>;
 }
 
+/** An ONNX model file scoring the last `window` values of a feature (see onnx.ts). */
+export interface ModelSpec {
+  /** Absolute path of the .onnx file. */
+  readonly model: string;
+  readonly window: number;
+}
+
 export interface EngineOptions {
   /** Detector (registry name and options) used for a feature unless `byFeature` names another. */
   readonly detector?: DetectorSpec;
-  readonly byFeature?: Readonly<Record<string, DetectorSpec>>;
+  /** Per feature name (features.ts), the detector or model that scores it instead of the default. */
+  readonly byFeature?: Readonly<Record<string, DetectorSpec | ModelSpec>>;
   /** Options of the Holt memory forecaster. */
   readonly forecaster?: Record<string, unknown>;
   /** Memory ceiling in pages when a VM's features carry none. */
@@ -83,6 +93,8 @@ const MEMORY = 'memoryBytes';
 export class AnalysisEngine {
   private readonly detectors = new Map<string, Detector>();
   private readonly forecasters = new Map<string, Forecaster>();
+  /** Loaded once per file and window, shared by the detectors of every VM. */
+  private readonly models = new Map<string, OnnxModel>();
 
   constructor(private readonly options: EngineOptions = {}) {}
 
@@ -109,6 +121,12 @@ export class AnalysisEngine {
   forget(computation: string): void {
     const prefix = `${computation}${SEP}`;
     for (const map of [this.detectors, this.forecasters]) for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key);
+  }
+
+  /** Frees the workers of the ONNX models; a later observe() loads a model again if it needs it. */
+  close(): void {
+    for (const model of this.models.values()) model.close();
+    this.models.clear();
   }
 
   save(): EngineState {
@@ -141,10 +159,20 @@ export class AnalysisEngine {
     if (detector === undefined) {
       const defaults = this.options.agreement === 'drift' ? DRIFT_BY_FEATURE : EXACT_BY_FEATURE;
       const spec = this.options.byFeature?.[feature] ?? defaults[feature] ?? this.options.detector ?? { name: 'ensemble' };
-      detector = createDetector(spec.name, spec.options);
+      detector = 'model' in spec ? new OnnxDetector(this.model(spec)) : createDetector(spec.name, spec.options);
       this.detectors.set(key, detector);
     }
     return detector;
+  }
+
+  private model(spec: ModelSpec): OnnxModel {
+    const key = [spec.model, spec.window].join(SEP);
+    let model = this.models.get(key);
+    if (model === undefined) {
+      model = OnnxModel.open(spec.model, { window: spec.window });
+      this.models.set(key, model);
+    }
+    return model;
   }
 
   private forecastMemory(features: EpochFeatures, vm: string): VmScore['forecast'] {

@@ -78,27 +78,47 @@ export function vmFeaturesFromMetrics(args: {
   };
 }
 
+/** Each numeric feature of a VM, by the name detectors and policies know it by. */
+const VM_FEATURES = {
+  epochWallMs: (v: VmFeatures) => v.epochWallMs,
+  wallTimeRatio: (v: VmFeatures) => v.wallTimeRatio,
+  instructionsPerSecond: (v: VmFeatures) => v.instructionsPerSecond,
+  memoryBytes: (v: VmFeatures) => v.memoryBytes,
+  memoryGrowthBytes: (v: VmFeatures) => v.memoryGrowthBytes,
+  syscalls: (v: VmFeatures) => v.syscalls,
+} as const;
+
+/** Each numeric feature of a pair, prefixed "diff." (they are charged to the shadow). */
+const PAIR_FEATURES = {
+  'diff.differingPages': (p: PairFeatures) => p.differingPages,
+  'diff.diffBytes': (p: PairFeatures) => p.diffBytes,
+  'diff.outputMismatches': (p: PairFeatures) => p.outputMismatches,
+  'diff.syscallMismatches': (p: PairFeatures) => p.syscallMismatches,
+  'diff.shadowLagMs': (p: PairFeatures) => p.shadowLagMs,
+} as const;
+
+/** A driver's own counters (EpochMetrics.extra) are features named with this prefix. */
+export const EXTRA_FEATURE_PREFIX = 'extra.';
+
+/** Every feature name the engine scores, but the drivers' extras. */
+export const FEATURE_NAMES: readonly string[] = [...Object.keys(VM_FEATURES), ...Object.keys(PAIR_FEATURES)];
+
+/** Whether the engine scores a feature of this name (a driver's extra, whatever it is called, counts). */
+export function isFeatureName(name: string): boolean {
+  return FEATURE_NAMES.includes(name) || (name.startsWith(EXTRA_FEATURE_PREFIX) && name.length > EXTRA_FEATURE_PREFIX.length);
+}
+
 /** The numeric features of a VM, by name; extras as "extra.<name>". */
 export function vmFeatureValues(v: VmFeatures): Record<string, number> {
-  const values: Record<string, number> = {
-    epochWallMs: v.epochWallMs,
-    wallTimeRatio: v.wallTimeRatio,
-    instructionsPerSecond: v.instructionsPerSecond,
-    memoryBytes: v.memoryBytes,
-    memoryGrowthBytes: v.memoryGrowthBytes,
-    syscalls: v.syscalls,
-  };
-  for (const [name, value] of Object.entries(v.extra)) values[`extra.${name}`] = value;
+  const values: Record<string, number> = {};
+  for (const [name, read] of Object.entries(VM_FEATURES)) values[name] = read(v);
+  for (const [name, value] of Object.entries(v.extra)) values[`${EXTRA_FEATURE_PREFIX}${name}`] = value;
   return values;
 }
 
-/** The numeric features of a pair, by name, prefixed "diff." (they are charged to the shadow). */
+/** The numeric features of a pair, by name. */
 export function pairFeatureValues(p: PairFeatures): Record<string, number> {
-  return {
-    'diff.differingPages': p.differingPages,
-    'diff.diffBytes': p.diffBytes,
-    'diff.outputMismatches': p.outputMismatches,
-    'diff.syscallMismatches': p.syscallMismatches,
-    'diff.shadowLagMs': p.shadowLagMs,
-  };
+  const values: Record<string, number> = {};
+  for (const [name, read] of Object.entries(PAIR_FEATURES)) values[name] = read(p);
+  return values;
 }

@@ -1,6 +1,8 @@
-// Shared-memory protocol between the ONNX detector (main thread) and its worker.
+// Shared-memory protocol between an ONNX model (main thread) and the worker that holds its session.
+// The worker starts in Loading and answers Idle (ready) or Failed; then Request → Done | Failed,
+// and Stop → Released once the session is freed, after which the worker ends on its own.
 
-export const Slot = { Idle: 0, Request: 1, Done: 2, Failed: 3, Stop: 4 } as const;
+export const Slot = { Idle: 0, Request: 1, Done: 2, Failed: 3, Stop: 4, Loading: 5, Released: 6 } as const;
 
 export interface OnnxChannel {
   /** Int32[1]: the Slot state. */

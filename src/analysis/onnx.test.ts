@@ -1,52 +1,16 @@
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { OnnxModelError } from './errors.js';
-import { OnnxDetector } from './onnx.js';
+import { OnnxDetector, OnnxModel } from './onnx.js';
+import { meanAbsModel } from './onnx-model.fixture.js';
 
-// A minimal protobuf writer, enough to hand-build an ONNX ModelProto for the test.
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-const field = (num: number, wire: number): number[] => varint(num * 8 + wire);
-const int = (num: number, value: number): number[] => [...field(num, 0), ...varint(value)];
-const bytes = (num: number, content: readonly number[]): number[] => [...field(num, 2), ...varint(content.length), ...content];
-const str = (num: number, text: string): number[] => bytes(num, [...new TextEncoder().encode(text)]);
-
-/** ONNX model: y = ReduceMean(Abs(x)) over all of x, x: float[1, n], opset 13. */
-function meanAbsModel(n: number): Uint8Array {
-  const tensorType = (dims: readonly number[]): number[] =>
-    bytes(
-      2,
-      bytes(1, [
-        ...int(1, 1),
-        ...bytes(
-          2,
-          dims.flatMap((d) => bytes(1, int(1, d))),
-        ),
-      ]),
-    );
-  const abs = [...str(1, 'x'), ...str(2, 'a'), ...str(4, 'Abs')];
-  const mean = [...str(1, 'a'), ...str(2, 'y'), ...str(4, 'ReduceMean'), ...bytes(5, [...str(1, 'keepdims'), ...int(3, 0), ...int(20, 2)])];
-  const graph = [
-    ...bytes(1, abs),
-    ...bytes(1, mean),
-    ...str(2, 'mean_abs'),
-    ...bytes(11, [...str(1, 'x'), ...tensorType([1, n])]),
-    ...bytes(12, [...str(1, 'y'), ...tensorType([])]),
-  ];
-  return new Uint8Array([...int(1, 7), ...bytes(7, graph), ...bytes(8, [...str(1, ''), ...int(2, 13)])]);
-}
-
-test('an ONNX model scoring a window becomes a Detector with identical scores after restore', async () => {
-  const detector = await OnnxDetector.create(meanAbsModel(4), { window: 4 });
-  const copy = await OnnxDetector.create(meanAbsModel(4), { window: 4 });
+test('an ONNX model scoring a window becomes a Detector with identical scores after restore', () => {
+  const model = OnnxModel.open(meanAbsModel(4), { window: 4 });
   try {
+    const detector = new OnnxDetector(model);
+    const copy = new OnnxDetector(model);
     const series = [0.2, -0.4, 0.6, -0.8, 0.1, 0.3];
     const scores = series.map((v) => detector.update(v));
     assert.deepEqual(scores.slice(0, 3), [0, 0, 0]);
@@ -56,14 +20,43 @@ test('an ONNX model scoring a window becomes a Detector with identical scores af
     assert.equal(copy.update(5), detector.update(5));
     assert.equal(detector.update(7), 1, 'scores are clamped to [0,1]');
   } finally {
-    await detector.close();
-    await copy.close();
+    model.close();
   }
 });
 
-test('bytes that are not an ONNX model are rejected with a one-line error', async () => {
-  await assert.rejects(
-    OnnxDetector.create(new Uint8Array([1, 2, 3]), { window: 4 }),
-    (e: unknown) => e instanceof OnnxModelError && !e.message.includes('\n'),
+test('bytes that are not an ONNX model are rejected with a one-line error', () => {
+  assert.throws(
+    () => OnnxModel.open(new Uint8Array([1, 2, 3]), { window: 4 }),
+    (e: unknown) => e instanceof OnnxModelError && /model cannot be loaded/.test(e.message) && !e.message.includes('\n'),
   );
+});
+
+/** Threads of this process: a loaded model's worker and ONNX Runtime's pool are among them. */
+const threads = (): number => readdirSync('/proc/self/task').length;
+
+/** The thread count once the workers of earlier tests, which end on their own, are gone. */
+async function settledThreads(): Promise<number> {
+  let count = threads();
+  for (let previous = -1; count !== previous; count = threads()) {
+    previous = count;
+    await sleep(200);
+  }
+  return count;
+}
+
+test('a model nobody scores with releases its worker, and loads again for the next score', async () => {
+  const model = OnnxModel.open(meanAbsModel(2), { window: 2 });
+  model.close(); // ONNX Runtime's own first-use threads stay for the process: not this model's
+  const before = await settledThreads();
+  const idle = OnnxModel.open(meanAbsModel(2), { window: 2, idleMs: 200 });
+  try {
+    const loaded = threads();
+    assert.ok(loaded > before, `the loaded model runs in threads of its own (${before} before, ${loaded} loaded)`);
+    assert.equal(idle.score([0.5, -0.5]), 0.5);
+    for (let waited = 0; threads() > before && waited < 5000; waited += 100) await sleep(100);
+    assert.equal(threads(), before, 'idle, the model freed its worker and threads');
+    assert.equal(idle.score([0.25, 0.75]), 0.5);
+  } finally {
+    idle.close();
+  }
 });

@@ -7,8 +7,10 @@ import { isShadowvmError } from '../errors.js';
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   'bad-request': 400,
   'bad-guest': 400,
+  'bad-image': 400,
   'policy-invalid': 400,
   'unknown-replica': 400,
+  'capability-missing': 409,
   unauthorized: 401,
   'computation-not-found': 404,
   'not-found': 404,

@@ -21,7 +21,8 @@ function walk(node: unknown, visit: (node: Node, path: string) => void, path = '
   if (Array.isArray(node)) {
     for (const [i, item] of node.entries()) walk(item, visit, `${path}/${i}`);
   } else if (node && typeof node === 'object') {
-    visit(node as Node, path);
+    // A `properties` map names fields (one may be called "type"); its values are the schemas.
+    if (!path.endsWith('/properties')) visit(node as Node, path);
     for (const [key, value] of Object.entries(node)) walk(value, visit, `${path}/${key}`);
   }
 }

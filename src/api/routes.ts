@@ -3,15 +3,16 @@
 
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import { readLog } from '../computation/log-view.js';
 import type { Manager } from '../service/manager.js';
 import { toJsonSchema } from './json-schema.js';
 import { ROUTES, type RouteId, type RouteSpec } from './schemas.js';
+import { timeline } from './timeline.js';
 import { registerSchema, zodValidatorCompiler } from './validation.js';
 import {
   checkpointsView,
   computationView,
   inRange,
-  logPage,
   policyFrom,
   policyView,
   requireComputation,
@@ -51,15 +52,27 @@ function handlers(manager: Manager): Handlers {
       return { ok: true };
     },
     listVms: ({ params }) => ({ items: vmsView(manager, params.id) }),
-    readLog: ({ params, query }) => logPage(store, params.id, query),
+    readLog: ({ params, query }) => readLog(store, params.id, query),
     listCheckpoints: ({ params }) => ({ items: checkpointsView(store, params.id) }),
     listPredictions: ({ params, query }) => {
       requireComputation(store, params.id);
       return { items: store.audit.listPredictions(params.id, query) };
     },
-    listInterventions: ({ params, query }) => {
+    listVerdicts: ({ params, query }) => {
       requireComputation(store, params.id);
-      return { items: store.audit.listInterventions(params.id).filter((i) => inRange(i.epoch, query)) };
+      return { items: store.difflog.readVerdicts(params.id, query) };
+    },
+    listActions: ({ params, query }) => {
+      requireComputation(store, params.id);
+      return { items: store.audit.listActions(params.id).filter((action) => inRange(action.epoch, query)) };
+    },
+    listAlerts: ({ params, query }) => {
+      requireComputation(store, params.id);
+      return { items: store.audit.listAlerts(params.id).filter((alert) => inRange(alert.epoch, query)) };
+    },
+    readTimeline: ({ params, query }) => {
+      requireComputation(store, params.id);
+      return { items: timeline(store, params.id, query) };
     },
     requestRollback: ({ params, body }) => {
       requireComputation(store, params.id);

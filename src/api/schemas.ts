@@ -34,7 +34,28 @@ const PolicyInputSchema = z
   .union([z.string(), z.record(z.string(), z.unknown())])
   .describe('policy file content: YAML/JSON text or the mapping itself');
 
-export const CreateComputationSchema = z.strictObject({
+/** What every computation takes, whatever runs its replicas. */
+const RunFields = {
+  shadows: z.number().int().min(0).max(16).default(2),
+  profiles: z
+    .array(z.string())
+    .default([])
+    .describe('diversity profile of each shadow in turn (wasm: thread/v8, process/liftoff, process/turbofan)'),
+  epochMs: z
+    .number()
+    .min(0)
+    .optional()
+    .describe("wasm: the primary also ends an epoch at an input after this long; qemu: an epoch's wall-clock length"),
+  checkpointEvery: z.number().int().min(1).optional(),
+  memoryBytes: z.number().int().positive().optional().describe('guest memory limit (default: wasm 1 GiB, qemu 128 MiB of guest RAM)'),
+  maxEpochs: z.number().int().positive().optional(),
+  timeoutMs: z.number().positive().optional(),
+  faults: z.array(PlannedFaultSchema).default([]),
+  policy: PolicyInputSchema.optional(),
+};
+
+const WasmStartSchema = z.strictObject({
+  driver: z.literal('wasm').default('wasm').describe('what runs the replicas: wasm (the default) or qemu'),
   guest: z.string().min(1).describe("guest module path, relative to the server's guests directory"),
   args: z.array(z.string()).max(256).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
@@ -43,20 +64,35 @@ export const CreateComputationSchema = z.strictObject({
     .max(64 * 2 ** 20)
     .optional()
     .describe("the primary's whole stdin (text)"),
-  shadows: z.number().int().min(0).max(16).default(2),
-  profiles: z
-    .array(z.string())
-    .default([])
-    .describe('diversity profile of each shadow in turn (thread/v8, process/liftoff, process/turbofan)'),
   epochEvents: z.number().int().min(0).optional(),
   epochSyscalls: z.number().int().min(0).optional(),
-  epochMs: z.number().min(0).optional(),
-  checkpointEvery: z.number().int().min(1).optional(),
-  memoryBytes: z.number().int().positive().optional(),
-  maxEpochs: z.number().int().positive().optional(),
-  timeoutMs: z.number().positive().optional(),
-  faults: z.array(PlannedFaultSchema).default([]),
-  policy: PolicyInputSchema.optional(),
+  ...RunFields,
+});
+
+// The kernel command line is the driver's (console, record/replay); a request tunes only the
+// workload, whose parameters are shadowvm.* (guests/linux/init.sh), one word each.
+const WorkloadParameterSchema = z
+  .string()
+  .max(200)
+  .regex(/^shadowvm\.[a-z][a-z0-9_-]*=[A-Za-z0-9_.,:+-]*$/, 'must be a workload parameter shadowvm.NAME=VALUE, e.g. shadowvm.rounds=20');
+
+const QemuStartSchema = z.strictObject({
+  driver: z.literal('qemu'),
+  mode: z
+    .enum(['lockstep', 'free'])
+    .default('lockstep')
+    .describe("lockstep: shadows replay the primary's recording; free: shadows are clones running beside it (mirrored HTTP)"),
+  image: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("guest image directory, relative to the server's images directory; the built default guest when absent"),
+  kernelArgs: z.array(WorkloadParameterSchema).max(32).default([]).describe("the guest workload's kernel parameters"),
+  ...RunFields,
+});
+
+export const CreateComputationSchema = z.discriminatedUnion('driver', [WasmStartSchema, QemuStartSchema], {
+  error: 'must be wasm (the default) or qemu',
 });
 export type CreateComputationBody = z.infer<typeof CreateComputationSchema>;
 
@@ -64,12 +100,21 @@ const PhaseSchema = z.enum(['queued', 'running', 'finished']);
 
 const ThresholdSchema = z.object({ name: z.string(), enter: z.number(), exit: z.number() });
 
+const EndpointSchema = z.object({
+  name: z.string(),
+  url: z.string(),
+  note: z.string().describe('what happens to what arrives there'),
+});
+
 const LiveSchema = z.object({
   phase: PhaseSchema,
   epoch: z.number().int(),
   replicas: z.array(z.object({ name: z.string(), vmId: z.string(), role: z.enum(['primary', 'shadow']), profile: z.string() })),
   scores: z.record(z.string(), z.number()),
   thresholds: z.record(z.string(), z.array(ThresholdSchema)),
+  endpoints: z
+    .array(EndpointSchema)
+    .describe("where the outside world reaches the primary while it runs (free mode's mirrored HTTP server)"),
 });
 
 export const ComputationSchema = z.object({
@@ -95,19 +140,23 @@ const VmSchema = z.object({
   end: z.unknown().nullable(),
   startedAt: z.number(),
   endedAt: z.number().nullable(),
-  score: z.number().nullable().describe('latest drift score'),
+  score: z.number().nullable().describe('latest failure-prediction score'),
 });
 
 const EpochViewSchema = z.object({
   epoch: z.number().int(),
+  attempt: z.number().int().describe('1 for the first resolution of this epoch; a recovery re-resolves it'),
   verified: z.boolean(),
+  at: z.number(),
   vms: z.record(z.string(), z.object({ instructions: z.number(), runMs: z.number(), memoryBytes: z.number(), lagMs: z.number() })),
 });
 
 const DivergenceViewSchema = z.object({
   id: z.number().int(),
   epoch: z.number().int(),
-  vmId: z.string(),
+  attempt: z.number().int(),
+  vmId: z.string().describe('the replica compared (a shadow)'),
+  peerVmId: z.string().describe('the replica it was compared with (the primary)'),
   kind: z.enum(['pages', 'registers', 'output', 'exit', 'input']),
   summary: z.string(),
   pageCount: z.number().int(),
@@ -116,18 +165,64 @@ const DivergenceViewSchema = z.object({
   at: z.number(),
 });
 
-const InterventionSchema = z.object({
+export const VerdictSchema = z.object({
   id: z.number().int(),
-  computationId: z.string(),
+  epoch: z.number().int(),
+  attempt: z.number().int(),
+  kind: z.enum(['shadows-diverged', 'primary-diverged', 'undecided']),
+  blamed: z.array(z.string()).describe('VM ids the vote outvoted'),
+  majority: z.array(z.string()),
+  differing: z.array(z.string()).describe('undecided: the VM ids re-executed'),
+  resolution: z
+    .object({ attempt: z.number().int(), kind: z.enum(['blamed', 'transient', 'dropped']), blamed: z.array(z.string()) })
+    .nullable()
+    .describe('how a later attempt settled an undecided verdict'),
+  at: z.number(),
+});
+
+export const ActionSchema = z.object({
+  id: z.number().int(),
+  epoch: z.number().int(),
+  kind: z.string(),
+  vmId: z.string().nullable().describe('the VM acted on'),
+  actor: z.enum(['vote', 'policy', 'api', 'cli', 'manager']),
+  cause: z.record(z.string(), z.unknown()).describe('the verdict, prediction or request the action answers'),
+  reason: z.string(),
+  status: z.string(),
+  outcome: z.string(),
+  dryRun: z.boolean(),
+  at: z.number(),
+});
+
+const EventSchema = z.object({
+  id: z.number().int(),
   vmId: z.string().nullable(),
   epoch: z.number().int().nullable(),
   kind: z.string(),
-  reason: z.string(),
-  score: z.number().nullable(),
-  outcome: z.string().nullable(),
+  message: z.string(),
   detail: z.unknown().nullable(),
   at: z.number(),
 });
+
+export const AlertSchema = z.object({
+  id: z.number().int(),
+  vmId: z.string(),
+  name: z.string(),
+  severity: z.string(),
+  epoch: z.number().int(),
+  reason: z.string(),
+  firedAt: z.number(),
+  resolvedEpoch: z.number().int().nullable(),
+  resolvedAt: z.number().nullable(),
+  resolution: z.string().nullable().describe('what resolved it; null while it stays open'),
+});
+
+/** The computation's timeline: what the vote found, what was done, what happened, in the order it happened. */
+const TimelineEntrySchema = z.discriminatedUnion('type', [
+  VerdictSchema.extend({ type: z.literal('verdict') }),
+  ActionSchema.extend({ type: z.literal('action') }),
+  EventSchema.extend({ type: z.literal('event') }),
+]);
 
 const PredictionSchema = z.object({
   id: z.number().int(),
@@ -167,7 +262,10 @@ const LogPageSchema = z.object({
   computation: z.object({ id: z.string(), name: z.string(), status: z.string(), exitCode: z.number().int().nullable() }),
   epochs: z.array(EpochViewSchema),
   divergences: z.array(DivergenceViewSchema),
-  events: z.array(InterventionSchema),
+  verdicts: z.array(VerdictSchema),
+  actions: z.array(ActionSchema),
+  events: z.array(EventSchema),
+  alerts: z.array(AlertSchema),
   stats: LogStatsSchema,
   next: z.number().int().nullable().describe('pass as `from` for the next page; null on the last'),
 });
@@ -278,14 +376,41 @@ export const ROUTES = {
     status: 200,
     response: z.object({ items: z.array(PredictionSchema) }),
   }),
-  listInterventions: route({
+  listVerdicts: route({
     method: 'GET',
-    url: '/api/computations/:id/interventions',
-    summary: 'Audit trail: interventions and events, oldest first',
+    url: '/api/computations/:id/verdicts',
+    summary: 'Votes at epochs whose replicas differed: the blamed VMs, or undecided and how a later attempt settled it',
     params: IdParams,
     query: RangeQuery,
     status: 200,
-    response: z.object({ items: z.array(InterventionSchema) }),
+    response: z.object({ items: z.array(VerdictSchema) }),
+  }),
+  listActions: route({
+    method: 'GET',
+    url: '/api/computations/:id/actions',
+    summary: 'Actions taken (rollback, re-fork, retry, resources, alert), one each, with actor, cause and the VM acted on',
+    params: IdParams,
+    query: RangeQuery,
+    status: 200,
+    response: z.object({ items: z.array(ActionSchema) }),
+  }),
+  listAlerts: route({
+    method: 'GET',
+    url: '/api/computations/:id/alerts',
+    summary: 'Alerts by the epoch they fired, open ones included, with what resolved the others',
+    params: IdParams,
+    query: RangeQuery,
+    status: 200,
+    response: z.object({ items: z.array(AlertSchema) }),
+  }),
+  readTimeline: route({
+    method: 'GET',
+    url: '/api/computations/:id/timeline',
+    summary: 'Verdicts, actions and events, oldest first',
+    params: IdParams,
+    query: RangeQuery,
+    status: 200,
+    response: z.object({ items: z.array(TimelineEntrySchema) }),
   }),
   requestRollback: route({
     method: 'POST',
@@ -335,7 +460,7 @@ export type RouteId = keyof typeof ROUTES;
 export const EXTRA_PATHS = {
   '/events': {
     summary:
-      'Server-Sent Events: status, epoch, divergence, score, prediction, intervention, event, output, end; resume with Last-Event-ID',
+      'Server-Sent Events: status, endpoints, epoch, divergence, verdict (as GET …/verdicts), score, prediction, intervention (an action, as GET …/actions), event, output, end; resume with Last-Event-ID',
     contentType: 'text/event-stream',
   },
   '/metrics': { summary: 'Prometheus metrics per computation and VM', contentType: 'text/plain' },

@@ -1,10 +1,11 @@
 // /events over a real socket: a client that reconnects with Last-Event-ID gets exactly what it
-// missed, in order, then the live stream.
+// missed, in order, then the live stream; verdicts and actions go out as the REST routes serve them.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { readSse, type SseFrame } from './sse-client.js';
-import { call, startTestService, type TestService } from './testing.js';
+import { ActionSchema, VerdictSchema } from './schemas.js';
+import type { SseFrame } from './sse-client.js';
+import { call, framesUntilEnd, startTestService, type TestService } from './testing.js';
 
 let service: TestService;
 before(async () => {
@@ -13,21 +14,6 @@ before(async () => {
 after(async () => {
   await service?.close();
 });
-
-/** Frames of one computation until its `end` event. */
-async function framesUntilEnd(url: string, headers: Record<string, string> = {}): Promise<SseFrame[]> {
-  const controller = new AbortController();
-  const response = await fetch(url, { headers, signal: controller.signal });
-  assert.equal(response.status, 200);
-  assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-  const frames: SseFrame[] = [];
-  for await (const frame of readSse(response.body as ReadableStream<Uint8Array>)) {
-    frames.push(frame);
-    if (frame.event === 'end') break;
-  }
-  controller.abort();
-  return frames;
-}
 
 test('SSE streams a computation live and resumes from Last-Event-ID', async () => {
   const created = await call(service.url, 'POST', '/api/computations', {
@@ -62,4 +48,35 @@ test('SSE streams a computation live and resumes from Last-Event-ID', async () =
     resumed.map((f) => [f.id, f.event, f.data]),
     live.filter((f) => (f.id as number) > (middle.id as number)).map((f) => [f.id, f.event, f.data]),
   );
+});
+
+test('SSE carries each verdict and each action as GET …/verdicts and …/actions serve them', async () => {
+  const created = await call(service.url, 'POST', '/api/computations', {
+    guest: 'spin.wasm',
+    shadows: 2,
+    profiles: ['thread/v8'],
+    epochEvents: 2_000_000,
+    maxEpochs: 12,
+    faults: [{ target: 'primary', epoch: 3, fault: { kind: 'bitflip', bit: 2 } }],
+  });
+  assert.equal(created.status, 202);
+  const { id } = created.body.computation;
+  const frames = await framesUntilEnd(`${service.url}/events?computation=${id}&lastEventId=${created.body.eventId}`);
+  const sent = (type: string) => frames.filter((f) => f.event === type).map((f) => JSON.parse(f.data) as Record<string, unknown>);
+
+  const verdicts = sent('verdict');
+  assert.deepEqual(verdicts, (await call(service.url, 'GET', `/api/computations/${id}/verdicts`)).body.items);
+  assert.deepEqual(
+    verdicts.map((v) => [v.epoch, v.kind, v.blamed]),
+    [[3, 'primary-diverged', [`${id}/primary`]]],
+  );
+  for (const verdict of verdicts) assert.ok(VerdictSchema.safeParse(verdict).success);
+
+  const actions = sent('intervention');
+  assert.deepEqual(actions, (await call(service.url, 'GET', `/api/computations/${id}/actions`)).body.items);
+  const rollback = actions.find((a) => a.kind === 'rollback');
+  assert.equal(rollback?.vmId, `${id}/primary`);
+  assert.equal(rollback?.actor, 'vote');
+  assert.deepEqual(rollback?.cause, { kind: 'verdict', epoch: 3, attempt: 1, verdict: 'primary-diverged', blamed: [`${id}/primary`] });
+  for (const action of actions) assert.ok(ActionSchema.safeParse(action).success);
 });

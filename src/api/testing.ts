@@ -1,14 +1,16 @@
 // A real manager on a real listening socket for tests and benchmarks: temp store and data
-// directory, the repository's guests, port 0. close() stops everything and removes the files.
+// directory, the repository's guests, an empty images directory (QEMU requests boot the built
+// default guest), port 0. close() stops everything and removes the files.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Manager } from '../service/manager.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { startServer } from './server.js';
+import { readSse, type SseFrame } from './sse-client.js';
 
 /** guests/bin of the repository, from src/service or dist/src/service alike. */
 export const REPO_GUESTS = resolve(
@@ -28,11 +30,14 @@ export interface TestService {
 
 export async function startTestService(options: { token?: string; host?: string; concurrency?: number } = {}): Promise<TestService> {
   const dir = mkdtempSync(join(tmpdir(), 'shadowvm-service-'));
-  const store = openSqliteStore({ path: join(dir, 'shadowvm.db') });
+  const store = openStore(join(dir, 'shadowvm.db'));
+  const imagesDir = join(dir, 'images');
+  mkdirSync(imagesDir);
   const manager = new Manager({
     store,
     dataDir: dir,
     guestsDir: REPO_GUESTS,
+    imagesDir,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   try {
@@ -95,4 +100,21 @@ export async function waitFor<T>(what: string, check: () => T | undefined | Prom
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The frames of /events at `url` until the first `end` event (the stream must be one computation's). */
+export async function framesUntilEnd(url: string, headers: Record<string, string> = {}): Promise<SseFrame[]> {
+  const controller = new AbortController();
+  const response = await fetch(url, { headers, signal: controller.signal });
+  const type = response.headers.get('content-type') ?? '';
+  if (response.status !== 200 || !type.startsWith('text/event-stream') || !response.body) {
+    throw new Error(`${url} answered ${response.status} ${type}, not an event stream`);
+  }
+  const frames: SseFrame[] = [];
+  for await (const frame of readSse(response.body)) {
+    frames.push(frame);
+    if (frame.event === 'end') break;
+  }
+  controller.abort();
+  return frames;
 }

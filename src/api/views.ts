@@ -1,9 +1,10 @@
 // What the API returns, built from the store and the live manager. Pure reads; no HTTP here, so
 // the CLI client can expect exactly these shapes.
 
-import { type ComputationConfig, DEFAULT_CONFIG } from '../computation/config.js';
+import { type ComputationConfig, DEFAULT_CONFIG, DEFAULT_QEMU_MEMORY_BYTES } from '../computation/config.js';
 import { type Policy, parsePolicy } from '../policy/index.js';
 import type { Manager, StartRequest } from '../service/manager.js';
+import type { DriverRequest } from '../service/start-spec.js';
 import { ComputationNotFoundError } from '../store/errors.js';
 import type { ComputationRow, Store } from '../store/types.js';
 import type { CreateComputationBody } from './schemas.js';
@@ -29,29 +30,42 @@ export function startRequestFrom(body: CreateComputationBody): StartRequest {
       ]);
     }
   });
+  const wasm = body.driver === 'wasm' ? body : undefined;
   const config: ComputationConfig = {
     ...DEFAULT_CONFIG,
     shadows: body.shadows,
     shadowProfiles: body.profiles,
     epochs: {
-      events: body.epochEvents ?? DEFAULT_CONFIG.epochs.events,
-      syscalls: body.epochSyscalls ?? DEFAULT_CONFIG.epochs.syscalls,
+      events: wasm?.epochEvents ?? DEFAULT_CONFIG.epochs.events,
+      syscalls: wasm?.epochSyscalls ?? DEFAULT_CONFIG.epochs.syscalls,
       maxEpochMs: body.epochMs ?? DEFAULT_CONFIG.epochs.maxEpochMs,
     },
     checkpointEvery: body.checkpointEvery ?? DEFAULT_CONFIG.checkpointEvery,
-    memoryLimitBytes: body.memoryBytes ?? DEFAULT_CONFIG.memoryLimitBytes,
+    memoryLimitBytes: body.memoryBytes ?? (wasm ? DEFAULT_CONFIG.memoryLimitBytes : DEFAULT_QEMU_MEMORY_BYTES),
     ...(body.maxEpochs !== undefined ? { maxEpochs: body.maxEpochs } : {}),
     ...(body.timeoutMs !== undefined ? { timeoutMs: body.timeoutMs } : {}),
     faults: body.faults,
   };
   return {
-    guest: body.guest,
-    args: body.args,
-    env: body.env,
-    ...(body.stdin !== undefined ? { stdin: body.stdin } : {}),
+    driver: driverRequestFrom(body),
     config,
     ...(body.policy !== undefined ? { policy: policyFrom(body.policy) } : {}),
   };
+}
+
+function driverRequestFrom(body: CreateComputationBody): DriverRequest {
+  if (body.driver === 'qemu') {
+    // As `shadowvm run --driver qemu --epoch-ms T`: 0 leaves the epoch's length to the driver.
+    const epochMs = body.epochMs !== undefined && body.epochMs > 0 ? body.epochMs : undefined;
+    return {
+      kind: 'qemu',
+      mode: body.mode,
+      ...(body.image !== undefined ? { image: body.image } : {}),
+      kernelArgs: body.kernelArgs,
+      ...(epochMs !== undefined ? { epochMs } : {}),
+    };
+  }
+  return { kind: 'wasm', guest: body.guest, args: body.args, env: body.env, ...(body.stdin !== undefined ? { stdin: body.stdin } : {}) };
 }
 
 /** A policy from a request: YAML/JSON text or the mapping itself; errors name body.policy. */
@@ -62,60 +76,6 @@ export function policyFrom(input: string | Record<string, unknown>): Policy {
 export function policyView(manager: Manager, id: string) {
   const policy = manager.policy(id);
   return { source: policy.source, policy, thresholds: manager.live(id)?.thresholds ?? {} };
-}
-
-const round = (value: number) => Math.round(value * 100) / 100;
-
-/** Up to `limit` distinct epochs from `from`, with their divergences and audit events. */
-export function logPage(store: Store, id: string, query: { from?: number; to?: number; limit: number }) {
-  const row = requireComputation(store, id);
-  const from = query.from ?? 0;
-  const records = store.difflog.readEpochs(id, { from, ...(query.to !== undefined ? { to: query.to } : {}) });
-  const distinct = [...new Set(records.map((r) => r.epoch))].sort((a, b) => a - b);
-  const inPage = distinct.slice(0, query.limit);
-  const next = distinct.length > query.limit ? (distinct[query.limit] as number) : null;
-  const to = next === null ? (query.to ?? Number.MAX_SAFE_INTEGER) : next - 1;
-  const wanted = new Set(inPage);
-  const divergences = [];
-  let after: number | undefined;
-  for (;;) {
-    const page = store.difflog.readDivergences(id, { from, to, limit: 1000, ...(after !== undefined ? { after } : {}) });
-    for (const d of page.items) {
-      const deltas = store.difflog.readPageDeltas(d.id);
-      divergences.push({
-        id: d.id,
-        epoch: d.epoch,
-        vmId: d.vmId,
-        kind: d.kind,
-        summary: d.summary,
-        pageCount: d.pageCount,
-        pages: deltas.map((delta) => delta.page),
-        deltaBytes: deltas.reduce((sum, delta) => sum + delta.delta.length, 0),
-        at: d.at,
-      });
-    }
-    if (page.next === null) break;
-    after = page.next;
-  }
-  return {
-    computation: { id, name: row.name, status: row.status, exitCode: row.exitCode },
-    epochs: records
-      .filter((r) => wanted.has(r.epoch))
-      .map((record) => ({
-        epoch: record.epoch,
-        verified: record.verified,
-        vms: Object.fromEntries(
-          Object.entries(record.metrics).map(([vm, m]) => [
-            vm,
-            { instructions: m.instructions, runMs: round(m.runMs), memoryBytes: m.memoryBytes, lagMs: round(m.extra?.lagMs ?? 0) },
-          ]),
-        ),
-      })),
-    divergences,
-    events: store.audit.listInterventions(id).filter((e) => e.epoch === null || (from <= e.epoch && e.epoch <= to)),
-    stats: store.stats(id),
-    next,
-  };
 }
 
 export function checkpointsView(store: Store, id: string) {
@@ -139,6 +99,7 @@ export function vmsView(manager: Manager, id: string) {
   return manager.store.vms.list(id).map((vm) => ({ ...vm, score: scores[vm.vmId] ?? null }));
 }
 
+/** Whether an epoch (none: the computation as a whole) is inside an API range query. */
 export function inRange(epoch: number | null, range: { from?: number; to?: number }): boolean {
   return epoch === null || ((range.from ?? 0) <= epoch && epoch <= (range.to ?? Number.MAX_SAFE_INTEGER));
 }

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { SnapshotDelta, StateDigest } from '../drivers/types.js';
 import { CheckpointNotFoundError } from '../store/errors.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { CheckpointCorruptError, CheckpointNotRestorableError, PageOutOfRangeError, PageSizeError } from './errors.js';
 import { CheckpointStore } from './page-store.js';
@@ -30,7 +30,7 @@ function snapshot(epoch: number, pageCount: number, changed: [number, Uint8Array
 }
 
 function withStore<T>(path: string, use: (store: Store, checkpoints: CheckpointStore) => T): T {
-  const store = openSqliteStore({ path });
+  const store = openStore(path);
   try {
     return use(store, new CheckpointStore(store.checkpoints));
   } finally {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { meanAbsModel } from '../analysis/onnx-model.fixture.js';
 
 const main = fileURLToPath(new URL('./main.js', import.meta.url));
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
@@ -64,8 +65,8 @@ test('a bit flip in the primary is reported, rolled back, and the output is stil
   ]);
   assert.equal(faulted.code, 0, faulted.stderr);
   assert.equal(faulted.stdout, clean.stdout);
-  assert.match(faulted.stderr, /epoch 3: vote: the primary diverged/);
-  assert.match(faulted.stderr, /rollback of the primary/);
+  assert.match(faulted.stderr, /epoch 3: vote: the primary diverged \(c-\w+\/primary outvoted\)/);
+  assert.match(faulted.stderr, /epoch 3: rollback c-\w+\/primary \(vote: .*\): applied: .*restores/);
   const report = JSON.parse(readFileSync(reportFile, 'utf8')) as {
     divergences: { epoch: number }[];
     rollbacks: unknown[];
@@ -134,6 +135,37 @@ test('a shadow on another profile that diverges is attributed to the dimensions 
   assert.deepEqual(
     primaryReport.attribution.map((a) => [a.vm.replace(/^.*\//, ''), a.basis, a.differsIn.length]),
     [['primary', 'vote', 0]],
+  );
+});
+
+test('a model the policy names scores its feature in the run, and a model that is not there is one line', () => {
+  writeFileSync(join(dir, 'mean-abs.onnx'), meanAbsModel(2));
+  const policy = (model: string) => {
+    const path = join(dir, `policy-${model}.yaml`);
+    writeFileSync(path, `detectors:\n  memoryBytes: { detector: onnx, model: ${model}, window: 2 }\n`);
+    return path;
+  };
+  // The model scores |memory in bytes| clamped to 1 once its window is full (epoch 2): a behaviour
+  // feature, so at most a warning, which needs two epochs in a row.
+  const run = shadowvm([
+    'run',
+    guest('pipeline'),
+    '--shadows',
+    '0',
+    '--epoch-events',
+    '500000',
+    '--policy',
+    policy('mean-abs.onnx'),
+    '--',
+    '9',
+    '4000',
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /alert firing warn .*vm=\S+\/primary epoch=3 score=0\.800/);
+  assertOneLineError(
+    shadowvm(['run', guest('stdin_sum'), '--policy', policy('missing.onnx')]),
+    2,
+    /detectors\.memoryBytes\.model: missing\.onnx not found/,
   );
 });
 

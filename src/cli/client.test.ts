@@ -1,4 +1,5 @@
-// `shadowvm run|list|log --server URL` against a real manager: the same output as standalone.
+// `shadowvm run|list|log --server URL` against a real manager: the same output as standalone, for
+// wasm guests and QEMU ones.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -6,6 +7,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestService, type TestService } from '../api/testing.js';
+import { ensureGuest } from '../drivers/qemu/guest-build.js';
+import { expectedRound, printedRounds } from '../drivers/qemu/testing.js';
+import { skipWithout } from '../host-tools.js';
 
 const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
 
@@ -56,4 +60,43 @@ test('run, list and log through the manager print what they print standalone', a
   const missing = await cli(['log', 'c-zzzzzzzzzz', '--server', service.url]);
   assert.equal(missing.code, 3);
   assert.match(missing.stderr, /^shadowvm: .*no computation c-zzzzzzzzzz/);
+});
+
+test('run --driver qemu --server sends a QEMU computation: the manager refuses what it refuses, naming the field', async () => {
+  const refused = await cli(['run', '--driver', 'qemu', '--server', service.url, '--', 'console=ttyS1']);
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /body\.kernelArgs\.0: must be a workload parameter shadowvm\.NAME=VALUE/);
+  const local = await cli(['run', 'stdin_sum.wasm', '--input-dir', '.', '--server', service.url]);
+  assert.equal(local.code, 2);
+  assert.match(local.stderr, /--input-dir names a directory of this host; it cannot go with --server/);
+});
+
+test('run --driver qemu --mode free --server: the guest runs in the manager, and the run says where the primary is reached', {
+  skip: skipWithout('qemu'),
+  timeout: 240_000,
+}, async () => {
+  await ensureGuest();
+  const rounds = 3;
+  const run = await cli([
+    'run',
+    '--driver',
+    'qemu',
+    '--mode',
+    'free',
+    '--shadows',
+    '1',
+    '--server',
+    service.url,
+    '--',
+    `shadowvm.rounds=${rounds}`,
+  ]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    run.stderr,
+    /^shadowvm: the guest's HTTP server \(port 80\); requests are mirrored to the shadows: http:\/\/127\.0\.0\.1:\d+$/m,
+  );
+  assert.deepEqual(
+    printedRounds(run.stdout),
+    Array.from({ length: rounds }, (_, i) => expectedRound(i + 1, 3000)),
+  );
 });

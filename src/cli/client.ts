@@ -6,12 +6,14 @@ import { writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { readSse } from '../api/sse-client.js';
 import type { ComputationConfig } from '../computation/config.js';
+import { joinPages, type LogPage } from '../computation/log-view.js';
 import type { ComputationEvent } from '../computation/ports.js';
 import type { ComputationReport } from '../computation/report.js';
+import type { Endpoint } from '../drivers/types.js';
 import { ShadowvmError } from '../errors.js';
 import type { ComputationStatus } from '../store/types.js';
-import { type DiffLogView, formatLog } from './commands/log.js';
-import { summary, table } from './display.js';
+import { formatLog } from './commands/log.js';
+import { describeAction, describeVerdict, summary, table } from './display.js';
 
 export const SERVER_OPTIONS = { server: { type: 'string' }, token: { type: 'string' } } as const;
 
@@ -67,21 +69,38 @@ async function request<T>(target: ServerTarget, method: string, path: string, bo
 
 // ---- run ----------------------------------------------------------------------------------------
 
+/** What runs the replicas, as the API's body names it. */
+export type RemoteDriver =
+  | {
+      readonly driver: 'wasm';
+      /** A path in the manager's guests directory. */
+      readonly guest: string;
+      readonly args: readonly string[];
+      readonly env: Readonly<Record<string, string>>;
+      /** The primary's whole stdin, when this process has one piped in. */
+      readonly stdin?: string;
+    }
+  | {
+      readonly driver: 'qemu';
+      readonly mode: 'lockstep' | 'free';
+      /** A directory in the manager's images directory; its built default guest when absent. */
+      readonly image?: string;
+      readonly kernelArgs: readonly string[];
+      /** An epoch's wall-clock length; the driver's default when absent. */
+      readonly epochMs?: number;
+    };
+
 export interface RemoteRun {
-  readonly guest: string;
-  readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
+  readonly driver: RemoteDriver;
   readonly config: ComputationConfig;
   readonly policyText?: string;
   readonly dryRun: boolean;
-  /** The primary's whole stdin, when this process has one piped in. */
-  readonly stdin?: string;
   readonly json: boolean;
   readonly quiet: boolean;
   readonly reportPath?: string;
 }
 
-const NOTABLE = new Set(['vote', 'rollback', 'refork', 'drop-shadow', 'restore-verified', 'restore-mismatch', 'fault']);
+const NOTABLE = new Set(['restore-verified', 'fault']);
 
 /** The policy as the API takes it, with --dry-run applied to it and every override. */
 function policyBody(text: string | undefined, dryRun: boolean): string | Record<string, unknown> | undefined {
@@ -96,16 +115,16 @@ function policyBody(text: string | undefined, dryRun: boolean): string | Record<
 export async function remoteRun(target: ServerTarget, run: RemoteRun): Promise<number> {
   const { config } = run;
   const policy = policyBody(run.policyText, run.dryRun);
+  // A QEMU epoch is cut by wall-clock time alone: the driver's epochMs, not the wasm bounds.
+  const epochs =
+    run.driver.driver === 'wasm'
+      ? { epochEvents: config.epochs.events, epochSyscalls: config.epochs.syscalls, epochMs: config.epochs.maxEpochMs }
+      : {};
   const created = await request<{ computation: { id: string }; eventId: number }>(target, 'POST', '/api/computations', {
-    guest: run.guest,
-    args: run.args,
-    env: run.env,
-    ...(run.stdin !== undefined ? { stdin: run.stdin } : {}),
+    ...run.driver,
+    ...epochs,
     shadows: config.shadows,
     profiles: config.shadowProfiles,
-    epochEvents: config.epochs.events,
-    epochSyscalls: config.epochs.syscalls,
-    epochMs: config.epochs.maxEpochMs,
     checkpointEvery: config.checkpointEvery,
     memoryBytes: config.memoryLimitBytes,
     ...(config.maxEpochs !== undefined ? { maxEpochs: config.maxEpochs } : {}),
@@ -114,7 +133,7 @@ export async function remoteRun(target: ServerTarget, run: RemoteRun): Promise<n
     ...(policy !== undefined ? { policy } : {}),
   });
   const { id } = created.computation;
-  await follow(target, id, created.eventId, run.quiet || run.json);
+  await follow(target, id, created.eventId, { notes: !(run.quiet || run.json), endpoints: !run.quiet });
   const row = await request<{ status: ComputationStatus; exitCode: number | null; report: (ComputationReport & { end?: string }) | null }>(
     target,
     'GET',
@@ -131,8 +150,16 @@ export async function remoteRun(target: ServerTarget, run: RemoteRun): Promise<n
   return report.exitCode;
 }
 
-/** Streams the computation's output and notable events until it ends, resuming after drops. */
-async function follow(target: ServerTarget, id: string, fromEventId: number, quiet: boolean): Promise<void> {
+/**
+ * Streams the computation's output until it ends, resuming after drops, with its notable events
+ * (`notes`) and where it can be reached (`endpoints`, shown as a standalone run shows them).
+ */
+async function follow(
+  target: ServerTarget,
+  id: string,
+  fromEventId: number,
+  show: { readonly notes: boolean; readonly endpoints: boolean },
+): Promise<void> {
   let lastId = fromEventId;
   for (let attempt = 0; attempt < 50; attempt++) {
     let response: Response;
@@ -152,9 +179,17 @@ async function follow(target: ServerTarget, id: string, fromEventId: number, qui
         const data = JSON.parse(frame.data) as Record<string, unknown>;
         if (frame.event === 'output')
           (data.stream === 'stderr' ? process.stderr : process.stdout).write(Buffer.from(String(data.base64), 'base64'));
-        else if (frame.event === 'event' && !quiet && NOTABLE.has(String(data.kind))) {
+        else if (frame.event === 'endpoints' && show.endpoints) {
+          for (const endpoint of data.endpoints as Endpoint[]) process.stderr.write(`shadowvm: ${endpoint.note}: ${endpoint.url}\n`);
+        } else if (frame.event === 'event' && show.notes && NOTABLE.has(String(data.kind))) {
           const event = data as unknown as ComputationEvent;
           process.stderr.write(`shadowvm: epoch ${event.epoch}: ${event.message}\n`);
+        } else if (frame.event === 'verdict' && show.notes) {
+          const blamed = Array.isArray(data.blamed) ? data.blamed.map(String) : [];
+          process.stderr.write(`shadowvm: epoch ${String(data.epoch)}: ${describeVerdict(String(data.kind), blamed)}\n`);
+        } else if (frame.event === 'intervention' && show.notes && data.kind !== 'alert') {
+          const action = data as unknown as Parameters<typeof describeAction>[0];
+          process.stderr.write(`shadowvm: epoch ${String(data.epoch)}: ${describeAction(action)}\n`);
         } else if (frame.event === 'end') return;
       }
     } catch {
@@ -206,31 +241,18 @@ export async function remoteList(target: ServerTarget, options: { status?: strin
   return 0;
 }
 
-type LogPage = DiffLogView & { next: number | null };
-
 /** The whole differential log in range, page by page, as `shadowvm log` reads it from a store. */
-export async function remoteReadLog(target: ServerTarget, id: string, range: { from?: number; to?: number }): Promise<DiffLogView> {
-  let from = range.from;
-  let view: DiffLogView | undefined;
-  const seen = new Set<number>();
-  for (;;) {
+export async function remoteReadLog(target: ServerTarget, id: string, range: { from?: number; to?: number }): Promise<LogPage> {
+  const pages: LogPage[] = [];
+  for (let from = range.from; ; ) {
     const query = new URLSearchParams({
       limit: '1000',
       ...(from !== undefined ? { from: String(from) } : {}),
       ...(range.to !== undefined ? { to: String(range.to) } : {}),
     });
     const page = await request<LogPage>(target, 'GET', `/api/computations/${id}/log?${query}`);
-    const events = page.events.filter((e) => !seen.has(e.id));
-    for (const e of events) seen.add(e.id);
-    view = view
-      ? {
-          ...view,
-          epochs: [...view.epochs, ...page.epochs],
-          divergences: [...view.divergences, ...page.divergences],
-          events: [...view.events, ...events],
-        }
-      : { computation: page.computation, epochs: page.epochs, divergences: page.divergences, events, stats: page.stats };
-    if (page.next === null) return { ...view, events: [...view.events].sort((a, b) => a.id - b.id) };
+    pages.push(page);
+    if (page.next === null) return joinPages(pages);
     from = page.next;
   }
 }

@@ -3,16 +3,21 @@
 
 import type { ComputationEvent, EpochObserver, EpochOutcome } from '../computation/ports.js';
 import type { ComputationReport } from '../computation/report.js';
+import type { StoredAction } from '../store/types.js';
 
-const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set([
-  'vote',
-  'rollback',
-  'refork',
-  'drop-shadow',
-  'restore-verified',
-  'restore-mismatch',
-  'fault',
-]);
+const NOTABLE: ReadonlySet<ComputationEvent['kind']> = new Set(['restore-verified', 'fault']);
+
+/** One line for a verdict: who the vote blamed, or that no majority decided. */
+export function describeVerdict(kind: string, blamed: readonly string[]): string {
+  if (kind === 'primary-diverged') return `vote: the primary diverged (${blamed.join(', ')} outvoted)`;
+  if (kind === 'shadows-diverged') return `vote: ${blamed.join(', ')} diverged from the primary and the majority`;
+  return 'vote: no majority: the differing replicas are re-executed';
+}
+
+/** One line for an action: what was done to whom, on whose decision, and what came of it. */
+export function describeAction(action: Pick<StoredAction, 'kind' | 'vmId' | 'actor' | 'reason' | 'status' | 'outcome'>): string {
+  return `${action.kind}${action.vmId ? ` ${action.vmId}` : ''} (${action.actor}: ${action.reason}): ${action.status}: ${action.outcome}`;
+}
 
 export class Progress implements EpochObserver {
   private readonly tty: boolean;
@@ -30,6 +35,12 @@ export class Progress implements EpochObserver {
 
   observe(outcome: EpochOutcome): void {
     this.differences += outcome.differences.size;
+    if (outcome.verdict.kind !== 'agree' && !this.quiet) {
+      this.clear();
+      this.out.write(
+        `shadowvm: epoch ${outcome.epoch}: ${describeVerdict(outcome.verdict.kind === 'unattributed' ? 'undecided' : outcome.verdict.kind, outcome.blamed)}\n`,
+      );
+    }
     const now = performance.now();
     if (!this.tty || now - this.lastDraw < 100) return;
     this.lastDraw = now;
@@ -45,6 +56,13 @@ export class Progress implements EpochObserver {
     if (this.quiet || !NOTABLE.has(event.kind)) return;
     this.clear();
     this.out.write(`shadowvm: epoch ${event.epoch}: ${event.message}\n`);
+  }
+
+  /** Alerts have their own lines (the log sink); every other action is shown as it is taken. */
+  action(action: StoredAction): void {
+    if (this.quiet || action.kind === 'alert') return;
+    this.clear();
+    this.out.write(`shadowvm: epoch ${action.epoch}: ${describeAction(action)}\n`);
   }
 
   clear(): void {

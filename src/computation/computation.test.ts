@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 import type { Store } from '../store/types.js';
 import { type ComputationConfig, DEFAULT_CONFIG } from './config.js';
 import { launch } from './launch.js';
@@ -16,7 +16,7 @@ import { wasmComputation } from './spec.js';
 
 const guest = (name: string) => fileURLToPath(new URL(`../../../guests/bin/${name}.wasm`, import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-computation-'));
-const store: Store = openSqliteStore({ path: join(dir, 'test.db') });
+const store: Store = openStore(join(dir, 'test.db'));
 after(() => {
   store.close();
   rmSync(dir, { recursive: true, force: true });
@@ -80,7 +80,7 @@ test("shadows replaying the primary's inputs match it at every epoch (stdin, fil
     assert.equal(
       report.exitCode,
       0,
-      `${name} ended ${report.end}: ${JSON.stringify(report.events.filter((e) => e.kind === 'note' || e.kind === 'vote'))}`,
+      `${name} ended ${report.end}: ${JSON.stringify([...report.events.filter((e) => e.kind === 'note'), ...report.verdicts])}`,
     );
     assert.ok(report.epochs >= 3, `${name} ran ${report.epochs} epochs`);
     assert.deepEqual(report.divergences, [], `${name} diverged`);
@@ -117,7 +117,10 @@ test('a bit flipped in the primary is detected at the epoch of injection, outvot
     assert.ok(first, `flip at epoch ${epoch} was detected`);
     assert.equal(first.epoch, epoch, 'detected at the epoch of injection');
     assert.equal(first.pages, 1, 'exactly the flipped page differs');
-    assert.match(faulted.report.votes[0]?.message ?? '', /the primary diverged/);
+    assert.deepEqual(
+      faulted.report.verdicts.map((v) => [v.epoch, v.kind, v.blamed]),
+      [[epoch, 'primary-diverged', [`${faulted.report.computationId}/primary`]]],
+    );
     assert.equal(faulted.report.rollbacks.length, 1);
     assert.ok(
       faulted.report.events.some((e) => e.kind === 'restore-verified') || faulted.report.checkpoints.every((c) => c.epoch >= epoch),
@@ -137,7 +140,10 @@ test('a faulty shadow is named by the vote, discarded and re-forked; the primary
   });
   assert.equal(faulted.report.divergences[0]?.epoch, 3);
   assert.match(faulted.report.divergences[0]?.vm ?? '', /shadow2$/);
-  assert.match(faulted.report.votes[0]?.message ?? '', /shadow2 diverged/);
+  assert.deepEqual(
+    faulted.report.verdicts.map((v) => [v.epoch, v.kind, v.blamed]),
+    [[3, 'shadows-diverged', [`${faulted.report.computationId}/shadow2`]]],
+  );
   assert.equal(faulted.report.rollbacks.length, 0);
   assert.equal(faulted.report.reforks.length, 1);
   assert.ok(

@@ -1,6 +1,9 @@
 // One computation: a primary and its shadows, met at every epoch barrier. The loop of the mission
-// lives in resolveEpoch: sync → diff → vote → (rollback | re-fork) → commit → checkpoint.
+// is resolveEpoch: sync → diff → vote → log → analyze → intervene → commit → checkpoint. What it
+// records is what happened: the differences pairwise, the verdict (the blamed replica, or
+// undecided until a retry decides), one action row per action with its cause and actor.
 
+import type { VerdictId } from '../difflog/types.js';
 import { SnapshotDeferredError } from '../drivers/snapshot-deferred.js';
 import type {
   DiversityProfile,
@@ -10,19 +13,26 @@ import type {
   InputRecord,
   ResourceLimits,
   RestoreTarget,
+  Role,
   SnapshotDelta,
   StateDigest,
-  Vm,
   VmEnd,
 } from '../drivers/types.js';
 import { describeEnd } from '../drivers/vm-end.js';
 import { ShadowvmError } from '../errors.js';
-import { encodePageDelta } from '../pages/xor-delta.js';
+import type { ActionRecord, Intervener } from '../interventions/index.js';
+import { differingBytes, encodePageDelta } from '../pages/xor-delta.js';
+import type { Decision, PlannedAction, VmIdentity } from '../policy/index.js';
 import { InputLog } from '../replication/input-log.js';
-import { compareReports, isIdentical, missingState, type StateDifference, stateKey } from '../sync/compare.js';
+import type { ActionActor, ActionCause, StoredPrediction } from '../store/types.js';
+import { type AgreementStrategy, agreementFor, type Standing } from '../sync/agreement.js';
+import type { StateDifference } from '../sync/compare.js';
 import { type Verdict, vote } from '../sync/vote.js';
+import { AlertBook } from './alerts.js';
 import { type ComputationConfig, plannedFaultFor } from './config.js';
-import type { CheckpointInfo, ComputationRecorder, DivergenceRecord, EpochObserver, OutputSink, VmInfo } from './ports.js';
+import type { CheckpointInfo, ComputationRecorder, DivergenceRecord, EpochObserver, OutputSink, VerdictEntry, VmInfo } from './ports.js';
+import type { EpochAnalysis, Observed, Predictor } from './predictor.js';
+import { Replica, ReplicaRequestError } from './replica.js';
 
 export interface ReplicaSummary extends VmInfo {
   readonly generation: number;
@@ -45,24 +55,6 @@ export interface ComputationResult {
   readonly inputRecords: number;
 }
 
-interface Slot {
-  readonly name: string;
-  readonly role: 'primary' | 'shadow';
-  readonly profile: DiversityProfile;
-  generation: number;
-  vm: Vm;
-  /** The VM's report for the current barrier epoch, once it arrived. */
-  report?: EpochReport;
-  reportedAt?: number;
-  /** Epochs before this one are catch-up: reported but not waited for. */
-  joinEpoch: number;
-  restoreCheck?: { epoch: number; key: string };
-  mismatch?: { expected: string; got: string };
-  end?: VmEnd;
-  gone: boolean;
-  pendingFaults: Fault[];
-}
-
 /** Thrown out of run() when the computation cannot continue (not a guest's own failure). */
 export class ComputationFailedError extends ShadowvmError {
   constructor(message: string) {
@@ -70,22 +62,58 @@ export class ComputationFailedError extends ShadowvmError {
   }
 }
 
+/** What the loop works with besides its driver: prediction and intervention are optional. */
+export interface ComputationParts {
+  readonly recorder: ComputationRecorder;
+  readonly sink: OutputSink;
+  readonly predictor?: Predictor;
+  readonly intervener?: Intervener;
+  readonly observers?: readonly EpochObserver[];
+  /** Every epoch's scores and predictions (live displays, metrics). */
+  readonly onAnalysis?: (analysis: EpochAnalysis) => void;
+}
+
+/** A recovery asked for from outside the loop (API, CLI), carried out at the next barrier. */
+interface Request {
+  readonly reason: string;
+  readonly actor: ActionActor;
+}
+
+/** A replica to recover, why, and on whose decision. */
+interface Recovery {
+  readonly replica: string;
+  readonly actor: ActionActor;
+  readonly cause: ActionCause;
+  readonly reason: string;
+}
+
+/** Longest a request to a VM (snapshot, page read, limits) may take before it counts as lost. */
+const REQUEST_TIMEOUT_MS = 10 * 60_000;
+
 export class Computation {
-  private readonly slots: Slot[] = [];
+  private readonly replicas: Replica[] = [];
   private readonly log = new InputLog();
+  private readonly agreement: AgreementStrategy;
+  private readonly alerts: AlertBook | undefined;
+  private readonly observers: EpochObserver[];
   private barrierEpoch = 1;
   private lastCheckpoint: CheckpointInfo | undefined;
   private lastVerifiedCheckpoint: CheckpointInfo | undefined;
-  private readonly retries = new Map<number, number>();
+  /** Primaries lost at each barrier epoch (host failures, not divergences). */
+  private readonly losses = new Map<number, number>();
+  /** Resolutions of each barrier epoch so far (a recovery makes the next attempt). */
+  private readonly attempts = new Map<number, number>();
+  /** Undecided verdicts of an epoch, waiting for a retry to decide them. */
+  private readonly undecided = new Map<number, VerdictId[]>();
   private resolving = false;
   private finished = false;
   private settle!: { resolve: (result: ComputationResult) => void; reject: (error: Error) => void };
   private readonly startedAt = performance.now();
-  private stats = { verifiedEpochs: 0, divergences: 0, rollbacks: 0, reforks: 0, checkpoints: 0, fullCaptureBytes: 0 };
+  private readonly stats = { verifiedEpochs: 0, divergences: 0, rollbacks: 0, reforks: 0, checkpoints: 0, fullCaptureBytes: 0 };
   private readonly history: ReplicaSummary[] = [];
   private timeout: NodeJS.Timeout | undefined;
   private pendingRecords: InputRecord[] = [];
-  private rollbackRequest: string | undefined;
+  private readonly requests: Request[] = [];
   /** A checkpoint the driver could not take at its epoch: taken at the next barrier instead. */
   private checkpointDue = false;
   private memoryLimitBytes: number;
@@ -94,22 +122,28 @@ export class Computation {
     readonly id: string,
     private readonly driver: Driver,
     private readonly config: ComputationConfig,
-    private readonly recorder: ComputationRecorder,
-    private readonly sink: OutputSink,
-    private readonly observers: EpochObserver[] = [],
+    private readonly parts: ComputationParts,
   ) {
     this.memoryLimitBytes = config.memoryLimitBytes;
+    this.agreement = agreementFor(driver.agreement);
+    this.alerts = parts.intervener ? new AlertBook(parts.recorder, parts.intervener) : undefined;
+    this.observers = [...(parts.observers ?? [])];
+  }
+
+  private get recorder(): ComputationRecorder {
+    return this.parts.recorder;
   }
 
   async run(): Promise<ComputationResult> {
-    const done = new Promise<ComputationResult>((resolve, reject) => (this.settle = { resolve, reject }));
+    const done = new Promise<ComputationResult>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
     const profiles = this.driver.profiles();
     const primaryProfile = profiles[0];
     if (!primaryProfile) throw new ComputationFailedError(`driver ${this.driver.name} offers no profile`);
-    const slots: Slot[] = [await this.createSlot('primary', 'primary', primaryProfile)];
+    this.replicas.push(await this.createReplica('primary', 'primary', primaryProfile));
     for (let i = 1; i <= this.config.shadows; i++)
-      slots.push(await this.createSlot(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
-    this.slots.push(...slots);
+      this.replicas.push(await this.createReplica(`shadow${i}`, 'shadow', this.shadowProfile(i, profiles)));
     for (const planned of this.config.faults) if (planned.epoch === 1) await this.injectPlanned(planned);
     if (this.config.timeoutMs) {
       this.timeout = setTimeout(
@@ -118,19 +152,18 @@ export class Computation {
       );
     }
     // Not awaited: the computation can end (time limit, a failed replica) while VMs still start.
-    Promise.all(this.slots.map((slot) => slot.vm.start())).catch((error: unknown) =>
+    Promise.all(this.replicas.map((replica) => replica.vm.start())).catch((error: unknown) =>
       this.abort({ kind: 'error', message: (error as Error).message }),
     );
     return done;
   }
 
-  /** Adds a watcher of every resolved epoch (analysis, progress). */
   addObserver(observer: EpochObserver): void {
     this.observers.push(observer);
   }
 
   /** Who a VM id (of any generation) is. */
-  describeVm(vmId: string): { id: string; role: 'primary' | 'shadow'; profile: string } | undefined {
+  describeVm(vmId: string): VmIdentity | undefined {
     const replica = this.history.find((h) => h.id === vmId);
     return replica ? { id: replica.id, role: replica.role, profile: replica.profile } : undefined;
   }
@@ -140,23 +173,25 @@ export class Computation {
     await this.abort({ kind: 'killed', message: reason });
   }
 
-  /** Names of the replicas now running (primary, shadow1…) with their VM ids. */
-  replicas(): { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[] {
-    return this.slots
-      .filter((slot) => !slot.gone)
-      .map((slot) => ({ name: slot.name, vmId: slot.vm.id, role: slot.role, profile: slot.profile.name }));
+  /** The replicas now running (primary, shadow1…) with their VM ids. */
+  live(): { name: string; vmId: string; role: Role; profile: string }[] {
+    return this.replicas
+      .filter((replica) => !replica.ended)
+      .map((replica) => ({ name: replica.name, vmId: replica.vmId, role: replica.role, profile: replica.profile.name }));
   }
 
-  /** Asks for a rollback of the primary at the next barrier (interventions, API). */
-  requestRollback(reason: string): void {
-    this.rollbackRequest = reason;
+  /** Asks for a rollback of the primary at the next barrier (API, CLI). */
+  requestRollback(reason: string, actor: ActionActor): void {
+    this.requests.push({ reason, actor });
   }
 
   /** Injects a fault into a replica at the end of its next epoch (API, tests, demos). */
   injectFault(target: string, fault: Fault): void {
-    const slot = this.slots.find((s) => s.name === target);
-    if (!slot) throw new Error(`no replica named ${target}`);
-    slot.pendingFaults.push(fault);
+    this.replica(target).pendingFaults.push(fault);
+  }
+
+  primaryLimits(): ResourceLimits {
+    return this.primary().vm.limits();
   }
 
   /**
@@ -165,62 +200,50 @@ export class Computation {
    */
   async adjustAll(change: ResourceLimits): Promise<ResourceLimits> {
     if (change.memoryBytes !== undefined) this.memoryLimitBytes = change.memoryBytes;
-    const live = this.slots.filter((slot) => !slot.gone);
-    const results = await Promise.all(live.map((slot) => slot.vm.adjust(change)));
+    const live = this.replicas.filter((replica) => !replica.ended);
+    const results = await Promise.all(
+      live.map((replica) => replica.call('change its limits', REQUEST_TIMEOUT_MS, (vm) => vm.adjust(change))),
+    );
     return results[0] ?? this.primaryLimits();
   }
 
-  primaryLimits(): ResourceLimits {
-    return this.primary().vm.limits();
+  get currentMemoryLimit(): number {
+    return this.memoryLimitBytes;
   }
 
-  // ---- VM creation ------------------------------------------------------------------------------
+  // ---- replicas ---------------------------------------------------------------------------------
 
   private shadowProfile(index: number, profiles: readonly DiversityProfile[]): DiversityProfile {
     const names = this.config.shadowProfiles;
-    if (names.length > 0) {
-      const name = names[(index - 1) % names.length] as string;
-      const profile = profiles.find((p) => p.name === name);
-      if (!profile)
-        throw new ComputationFailedError(`unknown profile ${name}; this driver offers ${profiles.map((p) => p.name).join(', ')}`);
-      return profile;
-    }
-    return profiles[(index - 1) % profiles.length] as DiversityProfile;
+    if (names.length === 0) return profiles[(index - 1) % profiles.length] as DiversityProfile;
+    const name = names[(index - 1) % names.length] as string;
+    const profile = profiles.find((p) => p.name === name);
+    if (!profile) throw new ComputationFailedError(`unknown profile ${name}; this driver offers ${profiles.map((p) => p.name).join(', ')}`);
+    return profile;
   }
 
-  private async createSlot(
+  private async createReplica(
     name: string,
-    role: 'primary' | 'shadow',
+    role: Role,
     profile: DiversityProfile,
     restore?: { target: CheckpointInfo | undefined; joinEpoch: number; generation: number },
-  ): Promise<Slot> {
+  ): Promise<Replica> {
     const generation = restore?.generation ?? 1;
     const vmId = `${this.id}/${name}${generation > 1 ? `#${generation}` : ''}`;
-    const slot: Slot = {
-      name,
-      role,
-      profile,
-      generation,
-      vm: undefined as unknown as Vm,
-      joinEpoch: restore?.joinEpoch ?? 1,
-      gone: false,
-      pendingFaults: [],
-    };
-    if (restore?.target) {
-      slot.restoreCheck = { epoch: restore.target.epoch, key: stateKey({ digest: restore.target.digest }) };
-    }
-    slot.vm = await this.driver.createVm({
+    let replica: Replica | undefined;
+    const vm = await this.driver.createVm({
       id: vmId,
       role,
       profile,
       limits: { memoryBytes: this.memoryLimitBytes },
       events: {
-        onEpoch: (report) => this.onEpoch(slot, report),
-        onInput: (record) => this.onInput(slot, record),
+        onEpoch: (report) => replica && this.onEpoch(replica, report),
+        onInput: (record) => replica && this.onInput(replica, record),
         onInputMismatch: (mismatch) => {
-          slot.mismatch = mismatch;
+          if (replica) replica.mismatch = mismatch;
         },
-        onGone: (end) => this.onGone(slot, end),
+        onRestored: (epoch) => replica && this.onRestored(replica, epoch),
+        onGone: (end) => replica && this.onGone(replica, end),
       },
       ...(restore
         ? {
@@ -232,10 +255,12 @@ export class Computation {
           }
         : {}),
     });
+    replica = new Replica(name, role, profile, generation, vm, restore?.joinEpoch ?? 1);
+    if (restore?.target) replica.restoring = restore.target.epoch;
     const info: VmInfo = { id: vmId, role, profile: profile.name, dimensions: profile.dimensions };
     this.recorder.vmCreated(info, restore ? restore.joinEpoch : 0);
     this.history.push({ ...info, generation });
-    return slot;
+    return replica;
   }
 
   private restoreTarget(checkpoint: CheckpointInfo): RestoreTarget {
@@ -247,41 +272,37 @@ export class Computation {
     };
   }
 
-  // ---- events from VMs ----------------------------------------------------------------------------
+  // ---- events from VMs --------------------------------------------------------------------------
 
-  private onEpoch(slot: Slot, report: EpochReport): void {
-    if (this.finished || slot.gone) return;
-    if (report.epoch < slot.joinEpoch) return this.onCatchUp(slot, report);
+  private onEpoch(replica: Replica, report: EpochReport): void {
+    if (this.finished || replica.ended) return;
+    if (report.epoch < replica.joinEpoch) return;
     if (report.epoch !== this.barrierEpoch) {
-      void this.abort({ kind: 'error', message: `${slot.name} reported epoch ${report.epoch} at barrier ${this.barrierEpoch}` });
+      void this.abort({ kind: 'error', message: `${replica.name} reported epoch ${report.epoch} at barrier ${this.barrierEpoch}` });
       return;
     }
-    slot.report = report;
-    slot.reportedAt = performance.now();
+    replica.report = report;
+    replica.reportedAt = performance.now();
     this.maybeResolve();
   }
 
-  private onCatchUp(slot: Slot, report: EpochReport): void {
-    const check = slot.restoreCheck;
-    if (!check || report.epoch !== check.epoch) return;
-    const reached = stateKey({ digest: report.digest }) === check.key;
+  private onRestored(replica: Replica, epoch: number): void {
+    if (replica.restoring !== epoch) return;
+    replica.restoring = undefined;
     this.recorder.event({
-      epoch: report.epoch,
-      kind: reached ? 'restore-verified' : 'restore-mismatch',
-      vmId: slot.vm.id,
-      message: reached
-        ? `${slot.name} reached verified checkpoint at epoch ${report.epoch} with identical state`
-        : `${slot.name} re-executed to epoch ${report.epoch} but its state differs from the checkpoint`,
+      epoch,
+      kind: 'restore-verified',
+      vmId: replica.vmId,
+      message: `${replica.name} reached the checkpoint of epoch ${epoch} with identical state`,
     });
-    delete slot.restoreCheck;
   }
 
-  private onInput(slot: Slot, record: InputRecord): void {
-    if (slot.role !== 'primary' || slot.gone) return;
+  private onInput(replica: Replica, record: InputRecord): void {
+    if (replica.role !== 'primary' || replica.ended) return;
     this.log.append(record);
     if (this.pendingRecords.length === 0) queueMicrotask(() => this.flushRecords());
     this.pendingRecords.push(record);
-    for (const shadow of this.slots) if (shadow.role === 'shadow' && !shadow.gone) shadow.vm.feed(record);
+    for (const shadow of this.shadows()) if (!shadow.ended) shadow.vm.feed(record);
   }
 
   private flushRecords(): void {
@@ -290,33 +311,35 @@ export class Computation {
     if (records.length > 0) this.recorder.inputs(records);
   }
 
-  private onGone(slot: Slot, end: VmEnd): void {
-    if (slot.gone) return;
-    slot.gone = true;
-    slot.end = end;
-    this.recorder.vmEnded(slot.vm.id, end, slot.report?.epoch ?? this.barrierEpoch);
-    this.noteEnd(slot.vm.id, end);
+  private onGone(replica: Replica, end: VmEnd): void {
+    if (replica.ended) return;
+    replica.markGone(end);
+    this.recorder.vmEnded(replica.vmId, end, replica.report?.epoch ?? this.barrierEpoch);
+    this.noteEnd(replica.vmId, end);
     if (this.finished) return;
-    if (slot.role === 'primary') {
-      for (const shadow of this.slots) if (shadow.role === 'shadow' && !shadow.gone) shadow.vm.endOfInput();
-      if (!slot.report?.end && end.kind !== 'killed') {
-        void this.abort(end);
-        return;
-      }
-    }
+    // A primary that exited recorded every input there is: a shadow asking for more has diverged.
+    if (replica.role === 'primary' && replica.report?.end) for (const shadow of this.shadows()) if (!shadow.ended) shadow.vm.endOfInput();
     this.maybeResolve();
   }
 
-  // ---- the barrier --------------------------------------------------------------------------------
+  // ---- the barrier ------------------------------------------------------------------------------
 
-  /** Resolves the barrier once every live replica reported; one resolution at a time. */
+  /**
+   * Resolves the barrier once every live replica reported; one resolution at a time. A primary
+   * lost mid-epoch (its host failed: it ended without the report of its end) is recovered first:
+   * its shadows hold the computation's state.
+   */
   private maybeResolve(): void {
     if (this.resolving || this.finished) return;
-    const waiting = this.slots.some((slot) => !slot.gone && !slot.report);
-    if (waiting || !this.primary().report) return;
+    const primary = this.primary();
+    const lost = isLost(primary);
+    if (!lost && (!primary.report || !this.replicas.every((replica) => replica.settled()))) return;
     this.resolving = true;
-    this.resolveEpoch(this.barrierEpoch)
-      .catch((error: unknown) => this.abort({ kind: 'error', message: (error as Error).message }))
+    (lost ? this.recoverLost(primary) : this.resolveEpoch(this.barrierEpoch))
+      .catch((error: unknown) => {
+        // A primary lost during the resolution is recovered by the next one, not an abort.
+        if (!isLost(this.primary())) return this.abort({ kind: 'error', message: (error as Error).message });
+      })
       .finally(() => {
         this.resolving = false;
         // Replicas re-created during the resolution may have reported meanwhile.
@@ -324,110 +347,384 @@ export class Computation {
       });
   }
 
-  private async resolveEpoch(epoch: number): Promise<void> {
-    const primary = this.primary();
-    const primaryReport = primary.report as EpochReport;
-    const shadows = this.slots.filter((slot) => slot.role === 'shadow');
-    const differences = new Map<string, StateDifference>();
-    // Free-running (drift) replicas differ benignly all the time: the vote looks only at how they
-    // ended, and their differences go to the analysis engine, which learns what is benign.
-    const exact = this.driver.agreement === 'exact';
-    const primaryKey = exact ? stateKey(primaryReport) : driftEndKey(primaryReport.end, primaryReport.end);
-    const keys = new Map<string, string | undefined>([[primary.name, primaryKey]]);
-    for (const shadow of shadows) {
-      const key = exact
-        ? shadow.report
-          ? stateKey(shadow.report)
-          : undefined
-        : driftEndKey(shadow.report ? shadow.report.end : shadow.end, primaryReport.end);
-      keys.set(shadow.name, key);
-      const difference = shadow.report ? compareReports(primaryReport, shadow.report) : missingState(primaryReport, shadow.end);
-      // A free-running replica that ended (or not yet) where the primary did not is no difference.
-      const counted = !exact && key === primaryKey ? { ...difference, end: undefined } : difference;
-      if (!isIdentical(counted)) differences.set(shadow.name, counted);
+  /** Rolls a lost primary back; one that keeps getting lost at the same barrier ends the run. */
+  private async recoverLost(primary: Replica): Promise<void> {
+    const epoch = this.barrierEpoch;
+    const losses = (this.losses.get(epoch) ?? 0) + 1;
+    this.losses.set(epoch, losses);
+    const why = describeEnd(primary.end);
+    if (losses > this.config.maxRetriesPerEpoch + 1) {
+      return this.abort({ kind: 'error', message: `the primary was lost ${losses} times at epoch ${epoch} (last: ${why})` });
     }
-    const verdict: Verdict = shadows.length === 0 ? { kind: 'agree' } : vote(primary.name, keys);
-    const lagMs = this.lags(primary, shadows);
-    this.recorder.epoch({
-      epoch,
-      verified: verdict.kind === 'agree' && shadows.length > 0,
-      metrics: this.metrics(lagMs),
-      divergences: verdict.kind !== 'agree' || !exact ? await this.divergences(epoch, differences, verdict.kind !== 'agree') : [],
-    });
-    const differencesByVm = new Map([...differences].map(([name, difference]) => [this.slot(name).vm.id, difference]));
-    for (const observer of this.observers) {
-      await observer.observe({ epoch, reports: this.reportsByVm(), differences: differencesByVm, verdict, lagMs });
-    }
-    // A divergence is acted on by the vote below; a predicted one waits for an agreeing epoch.
-    if (verdict.kind !== 'agree') this.rollbackRequest = undefined;
-    if (this.rollbackRequest) {
-      const reason = this.rollbackRequest;
-      this.rollbackRequest = undefined;
-      // Free-running shadows restart beside the restored primary, from the same checkpoint.
-      await this.rollback(epoch, reason, exact ? [] : shadows.filter((shadow) => !shadow.gone).map((shadow) => shadow.name));
-      return;
-    }
-    await this.act(epoch, verdict);
+    const reason = `${primary.vmId} was lost during epoch ${epoch}: ${why}`;
+    await this.recover(epoch, [{ replica: 'primary', actor: 'manager', cause: { kind: 'request', reason }, reason }]);
   }
 
-  private async act(epoch: number, verdict: Verdict): Promise<void> {
+  private async resolveEpoch(epoch: number): Promise<void> {
+    const primary = this.primary();
+    // A shadow whose host failed gave no state to vote with: it is replaced, not outvoted.
+    const lost = this.shadows().filter(isLost);
+    const shadows = this.shadows().filter((shadow) => !lost.includes(shadow));
+    const attempt = (this.attempts.get(epoch) ?? 0) + 1;
+    this.attempts.set(epoch, attempt);
+    // sync → diff → vote
+    const comparison = this.agreement.compare(standing(primary) as Standing & { report: EpochReport }, shadows.map(standing));
+    const verdict: Verdict = shadows.length === 0 ? { kind: 'agree' } : vote(primary.name, comparison.keys);
+    const entry = this.verdictEntry(epoch, attempt, verdict);
+    // log
+    const divergences = await this.divergences(epoch, attempt, comparison.differences, verdict.kind !== 'agree');
+    const lagMs = this.lags(primary, shadows);
+    const verdictId = this.recorder.epoch({
+      epoch,
+      attempt,
+      verified: verdict.kind === 'agree' && shadows.length > 0,
+      metrics: this.metrics(lagMs),
+      divergences: verdict.kind !== 'agree' || this.agreement.kind === 'drift' ? divergences : [],
+      ...(entry ? { verdict: entry } : {}),
+    });
+    this.settleUndecided(epoch, attempt, entry);
+    if (entry?.kind === 'undecided' && verdictId !== null) this.undecided.set(epoch, [...(this.undecided.get(epoch) ?? []), verdictId]);
+    const differencesByVm = new Map([...comparison.differences].map(([name, difference]) => [this.replica(name).vmId, difference]));
+    for (const observer of this.observers) {
+      observer.observe({
+        epoch,
+        attempt,
+        reports: this.reportsByVm(),
+        differences: differencesByVm,
+        verdict,
+        blamed: entry?.blamed ?? [],
+        lagMs,
+      });
+    }
+    // analyze
+    const analysis = this.analyze(epoch, entry, divergences, lagMs);
+    // intervene
+    const recoveries = [...this.verdictRecoveries(entry, verdict), ...lost.map(lostRecovery)];
+    if ((await this.intervene(epoch, analysis, recoveries)) === 'rerun') return;
+    // commit → checkpoint
+    await this.commit(epoch, verdict.kind === 'agree' ? shadows.length > 0 : verdict.kind === 'shadows-diverged');
+  }
+
+  /** The verdict with VM ids, for the log and for blame (none when the replicas agree). */
+  private verdictEntry(epoch: number, attempt: number, verdict: Verdict): VerdictEntry | undefined {
+    const ids = (names: readonly string[]) => names.map((name) => this.replica(name).vmId);
+    const live = this.replicas.filter((replica) => !replica.ended || replica.report).map((replica) => replica.name);
     switch (verdict.kind) {
       case 'agree':
-        return this.commit(epoch, shadowsPresent(this.slots));
-      case 'shadows-diverged': {
-        this.recorder.event({
-          epoch,
-          kind: 'vote',
-          message: `vote: ${verdict.faulty.join(', ')} diverged from the primary and the majority`,
-          detail: { verdict, ...this.blame(verdict.faulty) },
-        });
-        for (const name of verdict.faulty) await this.refork(this.slot(name), epoch + 1, `diverged at epoch ${epoch} (outvoted)`);
-        return this.commit(epoch, true);
-      }
+        return undefined;
+      case 'shadows-diverged':
       case 'primary-diverged': {
-        this.recorder.event({
-          epoch,
-          kind: 'vote',
-          message: `vote: the primary diverged; the shadows' majority holds`,
-          detail: { verdict, ...this.blame(verdict.faulty) },
-        });
-        return this.rollback(
-          epoch,
-          `the primary diverged at epoch ${epoch} (outvoted by its shadows)`,
-          verdict.faulty.filter((n) => n !== 'primary'),
-        );
+        const majority = live.filter((name) => !verdict.faulty.includes(name));
+        return { epoch, attempt, kind: verdict.kind, blamed: ids(verdict.faulty), majority: ids(majority), differing: [] };
       }
-      case 'unattributed': {
-        const attempts = (this.retries.get(epoch) ?? 0) + 1;
-        this.retries.set(epoch, attempts);
-        this.recorder.event({
-          epoch,
-          kind: 'vote',
-          message: `no majority at epoch ${epoch}: ${verdict.differing.join(', ')} differ (attempt ${attempts})`,
-          detail: { verdict },
-        });
-        if (attempts <= this.config.maxRetriesPerEpoch) {
-          return this.rollback(
-            epoch,
-            `unattributed divergence at epoch ${epoch}: re-executing primary and shadows from the last verified checkpoint`,
-            verdict.differing.filter((n) => n !== 'primary'),
-          );
-        }
-        for (const name of verdict.differing.filter((n) => n !== 'primary'))
-          await this.dropShadow(this.slot(name), epoch, `kept diverging at epoch ${epoch} after ${attempts - 1} re-executions`);
-        return this.commit(epoch, false);
-      }
+      case 'unattributed':
+        // Without a majority the primary is among those that differ: they are all re-executed.
+        return { epoch, attempt, kind: 'undecided', blamed: [], majority: [], differing: ids(undecided(verdict.differing)) };
     }
   }
+
+  /** An earlier attempt of this epoch could not decide: this one says how it ended. */
+  private settleUndecided(epoch: number, attempt: number, entry: VerdictEntry | undefined): void {
+    const open = this.undecided.get(epoch);
+    if (!open || entry?.kind === 'undecided') return;
+    this.undecided.delete(epoch);
+    const resolution = entry
+      ? { attempt, kind: 'blamed' as const, blamed: entry.blamed }
+      : { attempt, kind: 'transient' as const, blamed: [] as string[] };
+    for (const id of open) this.recorder.resolveVerdict(id, resolution);
+  }
+
+  private analyze(
+    epoch: number,
+    entry: VerdictEntry | undefined,
+    divergences: readonly DivergenceRecord[],
+    lagMs: ReadonlyMap<string, number>,
+  ): EpochAnalysis | undefined {
+    const predictor = this.parts.predictor;
+    if (!predictor) return undefined;
+    const observed = (replica: Replica): Observed | undefined =>
+      replica.report
+        ? {
+            id: replica.vmId,
+            role: replica.role,
+            profile: replica.profile.name,
+            report: replica.report,
+            lagMs: lagMs.get(replica.vmId) ?? 0,
+          }
+        : undefined;
+    const primary = observed(this.primary()) as Observed;
+    const shadows = this.shadows().flatMap((replica) => observed(replica) ?? []);
+    const analysis = predictor.analyze({
+      epoch,
+      primary,
+      shadows,
+      pairs: shadows.map((shadow) => {
+        const record = divergences.find((d) => d.vmId === shadow.id);
+        return { shadow: shadow.id, difference: record?.difference, diffBytes: record?.diffBytes ?? 0 };
+      }),
+      blamed: this.agreement.kind === 'drift' ? null : entry === undefined ? [] : entry.kind === 'undecided' ? 'undecided' : entry.blamed,
+    });
+    this.parts.onAnalysis?.(analysis);
+    return analysis;
+  }
+
+  // ---- interventions ----------------------------------------------------------------------------
+
+  /** What the vote asks for: the replicas it blamed are recovered, or all that differed are retried. */
+  private verdictRecoveries(entry: VerdictEntry | undefined, verdict: Verdict): Recovery[] {
+    if (!entry || verdict.kind === 'agree') return [];
+    const cause: ActionCause = { kind: 'verdict', epoch: entry.epoch, attempt: entry.attempt, verdict: entry.kind, blamed: entry.blamed };
+    const names = verdict.kind === 'unattributed' ? undecided(verdict.differing) : verdict.faulty;
+    const reason =
+      entry.kind === 'primary-diverged'
+        ? `the primary diverged at epoch ${entry.epoch} (outvoted by its shadows)`
+        : entry.kind === 'shadows-diverged'
+          ? `diverged at epoch ${entry.epoch} (outvoted)`
+          : `no majority at epoch ${entry.epoch}: ${names.join(', ')} differ (attempt ${entry.attempt})`;
+    return names.map((replica) => ({ replica, actor: 'vote', cause, reason }));
+  }
+
+  /**
+   * Carries out the epoch's actions: the policy's (alerts, limits, the recoveries it predicts),
+   * then the recoveries that the vote, a lost replica or a request asks for. A policy recovery of a
+   * replica that is recovered anyway is the same action: it is carried out once. Returns whether
+   * the barrier is committed (the primary kept its state) or re-run (the primary was restored).
+   */
+  private async intervene(
+    epoch: number,
+    analysis: EpochAnalysis | undefined,
+    recoveries: readonly Recovery[],
+  ): Promise<'commit' | 'rerun'> {
+    const recovered = new Set(recoveries.map((r) => this.replica(r.replica).vmId));
+    let rerun = false;
+    const intervener = this.parts.intervener;
+    if (intervener && analysis) {
+      const ending = this.primary().report?.end !== undefined;
+      const decisions = analysis.decisions.map(
+        ({ decision, prediction }): { decision: Decision; prediction: StoredPrediction | undefined } => ({
+          decision: {
+            ...decision,
+            // Limits of a computation that ends at this barrier change nothing any more.
+            actions: decision.actions.filter((a) => !(a.kind === 'rollback' && recovered.has(decision.vm.id)) && !(ending && isRaise(a))),
+          },
+          prediction,
+        }),
+      );
+      const predictions = new Map(decisions.map(({ decision, prediction }) => [decision, prediction]));
+      const causes = new Map(
+        decisions.map(({ decision, prediction }) => [decision.vm.id, predictionCause(decision, prediction, 'rollback')]),
+      );
+      this.policyRecovery = async (vm, reason) => {
+        const replica = this.replicas.find((r) => r.vmId === vm.id);
+        if (!replica) return { ok: false, detail: `${vm.id} is no longer a replica of this computation` };
+        // A free-running pair of one shadow cannot say which side drifted: both are recovered
+        // (the primary rolls back and its shadow restarts beside it).
+        const single = this.agreement.kind === 'drift' && replica.role === 'shadow' && this.shadows().filter((s) => !s.ended).length === 1;
+        const name = single ? 'primary' : replica.name;
+        const cause = causes.get(vm.id) ?? { kind: 'request', reason };
+        const outcome = await this.recover(epoch, [{ replica: name, actor: 'policy', cause, reason }]);
+        rerun ||= outcome === 'rerun';
+        return {
+          ok: true,
+          detail: outcome === 'rerun' ? 'the primary rolled back to its last verified checkpoint' : `${replica.name} was re-forked`,
+        };
+      };
+      try {
+        for (const record of await intervener.intervene(decisions.map((d) => d.decision))) {
+          this.recordPolicyAction(record, predictions.get(record.decision));
+        }
+      } finally {
+        this.policyRecovery = undefined;
+      }
+    }
+    const requested = this.requests.splice(0).map(
+      (request): Recovery => ({
+        replica: 'primary',
+        actor: request.actor,
+        cause: { kind: 'request', reason: request.reason },
+        reason: request.reason,
+      }),
+    );
+    const all = [...recoveries, ...requested];
+    if (rerun) {
+      for (const r of all)
+        this.act(epoch, 'rollback', this.primary().vmId, r, 'covered: the policy rolled the primary back at this barrier');
+      return 'rerun';
+    }
+    if (all.length === 0) return 'commit';
+    return this.recover(epoch, all);
+  }
+
+  /** Set while the policy's decisions are carried out: how the intervener recovers a replica. */
+  private policyRecovery: ((vm: VmIdentity, reason: string) => Promise<{ ok: boolean; detail: string }>) | undefined;
+
+  /** The intervener's view of the loop: the primary's limits, limits for all, recovery of a replica. */
+  readonly target = {
+    limits: (): ResourceLimits => this.primaryLimits(),
+    adjustResources: async (change: ResourceLimits) => {
+      const limits = await this.adjustAll(change);
+      return { ok: true, detail: `limits now ${JSON.stringify(limits)}` };
+    },
+    recover: async (vm: VmIdentity, reason: string) =>
+      this.policyRecovery ? this.policyRecovery(vm, reason) : { ok: false, detail: 'recoveries happen only at an epoch barrier' },
+  };
+
+  private recordPolicyAction(record: ActionRecord, prediction: StoredPrediction | undefined): void {
+    const { decision, action } = record;
+    // An applied recovery wrote the rows of what it did (which replicas, from which checkpoint).
+    if (action.kind === 'rollback' && record.outcome.status === 'applied') return;
+    const resolution = action.kind === 'alert' && action.status === 'resolved';
+    const cause: ActionCause =
+      (resolution ? this.alerts?.causeOf(decision.vm.id, action.alert) : undefined) ?? predictionCause(decision, prediction, action.kind);
+    this.recorder.action({
+      epoch: decision.epoch,
+      kind: action.kind,
+      vmId: decision.vm.id,
+      actor: 'policy',
+      cause,
+      reason: decision.reason,
+      status: record.outcome.status,
+      outcome: record.outcome.detail,
+      dryRun: decision.dryRun,
+    });
+    if (action.kind !== 'alert' || record.outcome.status !== 'queued') return;
+    if (action.status === 'firing') this.alerts?.fired(decision.vm, action.alert, action.severity, decision.epoch, decision.reason, cause);
+    else this.alerts?.resolved(decision.vm.id, action.alert, decision.epoch, decision.reason);
+  }
+
+  /**
+   * Recovers replicas: the primary rolls back to the last verified checkpoint (shadows that must
+   * follow it are re-forked from the same one); a shadow alone is re-forked and joins at the next
+   * barrier; undecided replicas are re-executed, and the shadows among them dropped once they kept
+   * differing past the retry limit. One action row for each replica acted on.
+   */
+  private async recover(epoch: number, recoveries: readonly Recovery[]): Promise<'commit' | 'rerun'> {
+    const write = (kind: string, vmId: string, recovery: Recovery, outcome: string) => this.act(epoch, kind, vmId, recovery, outcome);
+    const undecided = recoveries.filter((r) => r.cause.kind === 'verdict' && r.cause.verdict === 'undecided');
+    const attempt = this.attempts.get(epoch) ?? 1;
+    if (undecided.length > 0 && attempt > this.config.maxRetriesPerEpoch) {
+      for (const r of undecided.filter((r) => r.replica !== 'primary')) {
+        const replica = this.replica(r.replica);
+        await this.dropShadow(replica, epoch);
+        write(
+          'drop-shadow',
+          replica.vmId,
+          r,
+          `${replica.name} dropped: it kept differing at epoch ${epoch} after ${attempt - 1} re-executions`,
+        );
+      }
+      for (const id of this.undecided.get(epoch) ?? []) {
+        this.recorder.resolveVerdict(id, { attempt, kind: 'dropped', blamed: undecided.map((r) => this.replica(r.replica).vmId) });
+      }
+      this.undecided.delete(epoch);
+      return 'commit';
+    }
+    const primary = recoveries.find((r) => r.replica === 'primary');
+    if (!primary) {
+      for (const name of new Set(recoveries.map((r) => r.replica))) {
+        const r = recoveries.find((x) => x.replica === name) as Recovery;
+        const replica = this.replica(name);
+        const fresh = await this.refork(replica, epoch + 1);
+        write('refork', replica.vmId, r, `${fresh ?? replica.name} forked from the last verified checkpoint, joins at epoch ${epoch + 1}`);
+      }
+      return 'commit';
+    }
+    const old = this.primary().vmId;
+    const target = this.lastVerifiedCheckpoint;
+    const fresh = await this.rollback(epoch);
+    const to = target ? `verified checkpoint ${target.id} (epoch ${target.epoch})` : 'its initial state';
+    write(
+      undecided.length > 0 ? 'retry' : 'rollback',
+      old,
+      primary,
+      `${fresh ?? 'the primary'} restores ${to} and rejoins at epoch ${epoch}`,
+    );
+    for (const r of recoveries.filter((x) => x !== primary && x.replica === 'primary')) {
+      write('rollback', old, r, `covered by the rollback at this barrier (${primary.actor}: ${primary.reason})`);
+    }
+    // Free-running shadows restart beside the restored primary, from the same checkpoint.
+    const following =
+      this.agreement.kind === 'drift'
+        ? this.shadows()
+            .filter((s) => !s.ended)
+            .map((s) => s.name)
+        : [];
+    for (const name of new Set([...recoveries.filter((r) => r.replica !== 'primary').map((r) => r.replica), ...following])) {
+      const r = recoveries.find((x) => x.replica === name) ?? primary;
+      const replica = this.replica(name);
+      const forked = await this.refork(replica, epoch);
+      write('refork', replica.vmId, r, `${forked ?? replica.name} forked from ${to} beside the restored primary, joins at epoch ${epoch}`);
+    }
+    return 'rerun';
+  }
+
+  /** Restores the primary to the last verified checkpoint; it rejoins the barrier at `epoch`. */
+  private async rollback(epoch: number): Promise<string | undefined> {
+    this.stats.rollbacks++;
+    return (await this.replace(this.primary(), epoch))?.vmId;
+  }
+
+  /** Discards a shadow and forks a new one from the last verified checkpoint. */
+  private async refork(replica: Replica, joinEpoch: number): Promise<string | undefined> {
+    this.stats.reforks++;
+    return (await this.replace(replica, joinEpoch))?.vmId;
+  }
+
+  private async dropShadow(replica: Replica, epoch: number): Promise<void> {
+    await this.retire(replica, 'dropped', epoch);
+    this.replicas.splice(this.replicas.indexOf(replica), 1);
+  }
+
+  /** One action row, written once the action is done. */
+  private act(epoch: number, kind: string, vmId: string, recovery: Recovery, outcome: string): void {
+    this.recorder.action({
+      epoch,
+      kind,
+      vmId,
+      actor: recovery.actor,
+      cause: recovery.cause,
+      reason: recovery.reason,
+      status: 'applied',
+      outcome,
+      dryRun: false,
+    });
+  }
+
+  private async replace(replica: Replica, joinEpoch: number): Promise<Replica | undefined> {
+    await this.retire(replica, replica.role === 'primary' ? 'rolled back' : 'discarded', joinEpoch);
+    this.alerts?.resolveAll(
+      this.barrierEpoch,
+      `${replica.name} was ${replica.role === 'primary' ? 'rolled back' : 're-forked'}: the alerts of ${replica.vmId} end with it`,
+      replica.vmId,
+    );
+    const target = this.lastVerifiedCheckpoint;
+    const fresh = await this.createReplica(replica.name, replica.role, replica.profile, {
+      target,
+      joinEpoch,
+      generation: replica.generation + 1,
+    });
+    // The computation may have ended (cancel, time limit) while the new VM was being created:
+    // finish() killed the replicas it knew, so this one must not start, or its worker would leak.
+    if (this.finished) {
+      await fresh.vm.kill('computation finished');
+      return undefined;
+    }
+    this.replicas[this.replicas.indexOf(replica)] = fresh;
+    if (this.primary().ended && fresh.role === 'shadow') fresh.vm.endOfInput();
+    await fresh.vm.start();
+    return fresh;
+  }
+
+  // ---- commit -----------------------------------------------------------------------------------
 
   /** The epoch's state is accepted: deliver the primary's output, checkpoint, move on. */
   private async commit(epoch: number, verified: boolean): Promise<void> {
     const primary = this.primary();
     const report = primary.report as EpochReport;
-    for (const chunk of report.outputs) if (!chunk.stream.startsWith('file:')) this.sink.write(chunk.stream, chunk.bytes);
+    for (const chunk of report.outputs) if (!chunk.stream.startsWith('file:')) this.parts.sink.write(chunk.stream, chunk.bytes);
     if (verified) this.stats.verifiedEpochs++;
-    this.stats.fullCaptureBytes += this.slots.reduce(
-      (sum, slot) => sum + ((slot.report?.digest.pageHashes.length ?? 0) / 16) * (slot.report?.digest.pageSize ?? 0),
+    this.stats.fullCaptureBytes += this.replicas.reduce(
+      (sum, replica) => sum + ((replica.report?.digest.pageHashes.length ?? 0) / 16) * (replica.report?.digest.pageSize ?? 0),
       0,
     );
     if (report.end) return this.finish(report.end, epoch);
@@ -441,36 +738,30 @@ export class Computation {
     const snapshot = this.checkpointDue || epoch % this.config.checkpointEvery === 0 ? await this.takeSnapshot(primary, epoch) : undefined;
     for (const planned of this.config.faults) if (planned.epoch === epoch + 1) await this.injectPlanned(planned);
     this.barrierEpoch = epoch + 1;
-    for (const slot of this.slots) {
-      if (slot.gone) continue;
-      delete slot.report;
-      for (const fault of slot.pendingFaults.splice(0)) {
-        await slot.vm.inject(fault);
+    for (const replica of this.replicas) {
+      if (replica.ended) continue;
+      replica.report = undefined;
+      for (const fault of replica.pendingFaults.splice(0)) {
+        await replica.call('take a fault', REQUEST_TIMEOUT_MS, (vm) => vm.inject(fault));
         this.recorder.event({
           epoch: epoch + 1,
           kind: 'fault',
-          vmId: slot.vm.id,
-          message: `fault injected into ${slot.name}: ${JSON.stringify(fault)}`,
+          vmId: replica.vmId,
+          message: `fault injected into ${replica.name}: ${JSON.stringify(fault)}`,
         });
       }
-      if (slot.joinEpoch <= epoch) slot.vm.resume();
+      if (replica.joinEpoch <= epoch) replica.vm.resume();
     }
     if (snapshot) this.storeCheckpoint(snapshot, report.digest, verified);
   }
 
-  /** VM ids of the replicas a vote outvoted and of the majority that outvoted them (for attribution). */
-  private blame(faulty: readonly string[]): { faultyVms: string[]; majorityVms: string[] } {
-    const live = this.slots.filter((slot) => !slot.gone);
-    return {
-      faultyVms: live.filter((slot) => faulty.includes(slot.name)).map((slot) => slot.vm.id),
-      majorityVms: live.filter((slot) => !faulty.includes(slot.name)).map((slot) => slot.vm.id),
-    };
-  }
-
   /** The primary's snapshot at this barrier, or undefined when its driver defers it to a later one. */
-  private async takeSnapshot(primary: Slot, epoch: number): Promise<SnapshotDelta | undefined> {
+  private async takeSnapshot(primary: Replica, epoch: number): Promise<SnapshotDelta | undefined> {
+    if (!this.driver.capabilities.has('checkpoint')) return undefined;
     try {
-      const snapshot = await primary.vm.snapshot(this.lastCheckpoint?.digest.pageHashes);
+      const snapshot = await primary.call('take a snapshot', REQUEST_TIMEOUT_MS, (vm) =>
+        vm.snapshot(this.lastCheckpoint?.digest.pageHashes),
+      );
       this.checkpointDue = false;
       return snapshot;
     } catch (error) {
@@ -493,134 +784,104 @@ export class Computation {
     });
   }
 
-  /** Restores the primary to the last verified checkpoint; it rejoins the barrier at `epoch`. */
-  private async rollback(epoch: number, reason: string, alsoRefork: readonly string[]): Promise<void> {
-    const primary = this.primary();
-    const target = this.lastVerifiedCheckpoint;
-    this.stats.rollbacks++;
-    this.recorder.event({
-      epoch,
-      kind: 'rollback',
-      vmId: primary.vm.id,
-      message: `rollback of the primary to ${target ? `verified checkpoint ${target.id} (epoch ${target.epoch})` : 'its initial state'}: ${reason}`,
-      detail: { checkpoint: target?.id ?? null, checkpointEpoch: target?.epoch ?? 0, reason },
-    });
-    await this.replace(primary, epoch);
-    for (const name of alsoRefork) await this.refork(this.slot(name), epoch, `re-forked with the primary's rollback at epoch ${epoch}`);
-  }
+  // ---- recording --------------------------------------------------------------------------------
 
-  /** Discards a shadow and forks a new one from the last verified checkpoint. */
-  private async refork(slot: Slot, joinEpoch: number, reason: string): Promise<void> {
-    this.stats.reforks++;
-    this.recorder.event({
-      epoch: joinEpoch - 1,
-      kind: 'refork',
-      vmId: slot.vm.id,
-      message: `${slot.name} discarded and re-forked: ${reason}`,
-    });
-    await this.replace(slot, joinEpoch);
-  }
-
-  private async replace(slot: Slot, joinEpoch: number): Promise<void> {
-    await this.retire(slot, slot.role === 'primary' ? 'rolled back' : 'discarded', joinEpoch);
-    const target = this.lastVerifiedCheckpoint;
-    const fresh = await this.createSlot(slot.name, slot.role, slot.profile, { target, joinEpoch, generation: slot.generation + 1 });
-    // The computation may have ended (cancel, time limit) while the new VM was being created:
-    // finish() killed the slots it knew, so this one must not start, or its worker would leak.
-    if (this.finished) {
-      await fresh.vm.kill('computation finished');
-      return;
-    }
-    this.slots[this.slots.indexOf(slot)] = fresh;
-    if (this.primary().gone && fresh.role === 'shadow') fresh.vm.endOfInput();
-    await fresh.vm.start();
-  }
-
-  private async dropShadow(slot: Slot, epoch: number, reason: string): Promise<void> {
-    this.recorder.event({ epoch, kind: 'drop-shadow', vmId: slot.vm.id, message: `${slot.name} dropped: ${reason}` });
-    await this.retire(slot, 'dropped', epoch);
-    this.slots.splice(this.slots.indexOf(slot), 1);
-  }
-
-  // ---- recording ----------------------------------------------------------------------------------
-
-  private lags(primary: Slot, shadows: readonly Slot[]): Map<string, number> {
+  private lags(primary: Replica, shadows: readonly Replica[]): Map<string, number> {
     const now = performance.now();
     const primaryAt = primary.reportedAt ?? now;
-    const lag = new Map<string, number>([[primary.vm.id, now - primaryAt]]);
-    for (const shadow of shadows) lag.set(shadow.vm.id, (shadow.reportedAt ?? now) - primaryAt);
+    const lag = new Map<string, number>([[primary.vmId, 0]]);
+    for (const shadow of shadows) if (shadow.report) lag.set(shadow.vmId, Math.max(0, (shadow.reportedAt ?? now) - primaryAt));
     return lag;
   }
 
   private reportsByVm(): Map<string, EpochReport> {
     const reports = new Map<string, EpochReport>();
-    for (const slot of this.slots) if (slot.report) reports.set(slot.vm.id, slot.report);
+    for (const replica of this.replicas) if (replica.report) reports.set(replica.vmId, replica.report);
     return reports;
   }
 
   private metrics(lagMs: ReadonlyMap<string, number>): Map<string, EpochReport['metrics'] & { lagMs: number }> {
     const metrics = new Map<string, EpochReport['metrics'] & { lagMs: number }>();
-    for (const slot of this.slots) {
-      if (slot.report) metrics.set(slot.vm.id, { ...slot.report.metrics, lagMs: lagMs.get(slot.vm.id) ?? 0 });
+    for (const replica of this.replicas) {
+      if (replica.report) metrics.set(replica.vmId, { ...replica.report.metrics, lagMs: lagMs.get(replica.vmId) ?? 0 });
     }
     return metrics;
   }
 
   /**
-   * The differences of an epoch, with XOR deltas of the differing pages read from both sides.
-   * `diverged`: the vote found a divergence (not only the benign drift of free-running replicas).
+   * The differences of an epoch, pairwise with the primary, with XOR deltas of the differing pages
+   * read from both sides. `diverged`: the vote found a divergence (not the benign drift of
+   * free-running replicas).
    */
   private async divergences(
     epoch: number,
+    attempt: number,
     differences: ReadonlyMap<string, StateDifference>,
     diverged: boolean,
   ): Promise<DivergenceRecord[]> {
     const primary = this.primary();
     const records: DivergenceRecord[] = [];
     for (const [name, difference] of differences) {
-      const slot = this.slot(name);
+      const replica = this.replica(name);
       if (diverged) this.stats.divergences++;
       const pages = difference.pages.slice(0, this.config.maxDeltaPages);
       let deltas: { page: number; delta: Uint8Array }[] = [];
-      if (pages.length > 0 && !slot.gone && !primary.gone) {
-        const [mine, theirs] = await Promise.all([primary.vm.readPages(pages), slot.vm.readPages(pages)]);
-        deltas = pages.map((page, i) => ({ page, delta: encodePageDelta(mine[i] as Uint8Array, theirs[i] as Uint8Array) }));
+      let diffBytes = 0;
+      if (pages.length > 0 && !replica.ended && !primary.ended && this.driver.capabilities.has('pages')) {
+        const read = await Promise.all([
+          primary.call('read pages', REQUEST_TIMEOUT_MS, (vm) => vm.readPages(pages)),
+          replica.call('read pages', REQUEST_TIMEOUT_MS, (vm) => vm.readPages(pages)),
+        ]).catch((error: unknown) => {
+          // A replica that ended meanwhile has no pages to show: the count of differing pages stays.
+          if (error instanceof ReplicaRequestError && (primary.ended || replica.ended)) return undefined;
+          throw error;
+        });
+        if (read) {
+          const [mine, theirs] = read;
+          deltas = pages.map((page, i) => ({ page, delta: encodePageDelta(mine[i] as Uint8Array, theirs[i] as Uint8Array) }));
+          diffBytes = pages.reduce((sum, _, i) => sum + differingBytes(mine[i] as Uint8Array, theirs[i] as Uint8Array), 0);
+        }
       }
       records.push({
         epoch,
-        vmId: slot.vm.id,
+        attempt,
+        vmId: replica.vmId,
+        peerVmId: primary.vmId,
         difference,
         deltas,
-        ...(slot.mismatch ? { inputMismatch: { expected: slot.mismatch.expected, got: slot.mismatch.got } } : {}),
+        diffBytes,
+        ...(replica.mismatch ? { inputMismatch: { expected: replica.mismatch.expected, got: replica.mismatch.got } } : {}),
       });
     }
     return records;
   }
 
-  // ---- ending -------------------------------------------------------------------------------------
+  // ---- ending -----------------------------------------------------------------------------------
 
   private async injectPlanned(planned: ComputationConfig['faults'][number]): Promise<void> {
-    const slot = this.slots.find((s) => s.name === planned.target);
-    if (!slot)
+    const replica = this.replicaOf(planned.target);
+    if (!replica)
       throw new ComputationFailedError(`cannot inject into ${planned.target}: the computation has ${this.config.shadows} shadow(s)`);
-    const memoryBytes = slot.report ? (slot.report.digest.pageHashes.length / 16) * slot.report.digest.pageSize : 2 ** 20;
+    const memoryBytes = replica.report ? (replica.report.digest.pageHashes.length / 16) * replica.report.digest.pageSize : 2 ** 20;
     const fault = plannedFaultFor(planned, memoryBytes);
-    await slot.vm.inject(fault);
+    await replica.call('take a fault', REQUEST_TIMEOUT_MS, (vm) => vm.inject(fault));
     this.recorder.event({
       epoch: planned.epoch,
       kind: 'fault',
-      vmId: slot.vm.id,
-      message: `fault planned for ${slot.name} at the end of epoch ${planned.epoch}: ${JSON.stringify(fault)}`,
+      vmId: replica.vmId,
+      message: `fault planned for ${replica.name} at the end of epoch ${planned.epoch}: ${JSON.stringify(fault)}`,
     });
   }
 
-  /** Stops a replica the manager no longer wants; its end is recorded here, not by onGone. */
-  private async retire(slot: Slot, why: string, epoch: number): Promise<void> {
-    slot.gone = true;
+  /** Stops a replica the loop no longer wants; its end is recorded here, not by onGone. */
+  private async retire(replica: Replica, why: string, epoch: number): Promise<void> {
     const end: VmEnd = { kind: 'killed', message: why };
-    this.recorder.vmEnded(slot.vm.id, end, epoch);
-    this.noteEnd(slot.vm.id, end);
-    await slot.vm.kill(why);
+    if (!replica.ended) {
+      replica.markGone(end);
+      this.recorder.vmEnded(replica.vmId, end, epoch);
+      this.noteEnd(replica.vmId, end);
+    }
+    await replica.vm.kill(why);
   }
 
   private noteEnd(vmId: string, end: VmEnd): void {
@@ -632,10 +893,11 @@ export class Computation {
     if (this.finished) return;
     this.finished = true;
     // A replica's own end (in its last report) says more than the kill that tidies it up.
-    for (const slot of this.slots) if (slot.report?.end) this.noteEnd(slot.vm.id, slot.report.end);
+    for (const replica of this.replicas) if (replica.report?.end) this.noteEnd(replica.vmId, replica.report.end);
     clearTimeout(this.timeout);
     this.flushRecords();
-    await Promise.all(this.slots.map((slot) => slot.vm.kill('computation finished')));
+    this.alerts?.resolveAll(epoch, `the computation ended (${describeEnd(end)})`);
+    await Promise.all(this.replicas.map((replica) => replica.vm.kill('computation finished')));
     this.settle.resolve({
       id: this.id,
       end,
@@ -654,28 +916,61 @@ export class Computation {
     await this.finish(end, this.barrierEpoch);
   }
 
-  private primary(): Slot {
-    return this.slots[0] as Slot;
+  private primary(): Replica {
+    return this.replicas[0] as Replica;
   }
 
-  private slot(name: string): Slot {
-    const slot = this.slots.find((s) => s.name === name);
-    if (!slot) throw new Error(`no replica named ${name}`);
-    return slot;
+  private shadows(): Replica[] {
+    return this.replicas.filter((replica) => replica.role === 'shadow');
+  }
+
+  private replicaOf(name: string): Replica | undefined {
+    return this.replicas.find((replica) => replica.name === name);
+  }
+
+  private replica(name: string): Replica {
+    const replica = this.replicaOf(name);
+    if (!replica) throw new Error(`no replica named ${name}`);
+    return replica;
   }
 }
 
-function shadowsPresent(slots: readonly Slot[]): boolean {
-  return slots.some((slot) => slot.role === 'shadow');
+/** The replicas an undecided vote re-executes: the primary and every one that differs from it. */
+function undecided(differing: readonly string[]): string[] {
+  return ['primary', ...differing.filter((name) => name !== 'primary')];
 }
 
-/**
- * How a free-running replica's end votes. Free-running replicas get to the end at their own pace:
- * having exited normally, or not yet, agrees with the primary; a crash does not, nor another exit
- * code once both have exited.
- */
-function driftEndKey(end: VmEnd | undefined, primaryEnd: VmEnd | undefined): string {
-  if (end !== undefined && end.kind !== 'exit') return describeEnd(end);
-  if (end?.kind === 'exit' && primaryEnd?.kind === 'exit' && end.code !== primaryEnd.code) return describeEnd(end);
-  return 'normal';
+/** Ended without the report of its own end and without a divergence: its host failed. */
+function isLost(replica: Replica): boolean {
+  return replica.ended && replica.report?.end === undefined && replica.mismatch === undefined;
+}
+
+function lostRecovery(replica: Replica): Recovery {
+  const reason = `${replica.vmId} was lost: ${describeEnd(replica.end)}`;
+  return { replica: replica.name, actor: 'manager', cause: { kind: 'request', reason }, reason };
+}
+
+function standing(replica: Replica): Standing {
+  return { name: replica.name, ...(replica.report ? { report: replica.report } : {}), ...(replica.end ? { end: replica.end } : {}) };
+}
+
+function isRaise(action: PlannedAction): boolean {
+  return action.kind === 'raise-memory' || action.kind === 'raise-cpu' || action.kind === 'raise-epoch-budget';
+}
+
+/** Why the policy acted: the prediction (stored with its id) and the rule that turned it into this action. */
+function predictionCause(decision: Decision, prediction: StoredPrediction | undefined, kind: string): ActionCause {
+  return {
+    kind: 'prediction',
+    predictionId: prediction?.id ?? -1,
+    rule: ruleOf(decision.cause, decision.level, kind),
+    level: decision.level,
+    score: decision.score,
+  };
+}
+
+/** The policy rule behind a decision, as the audit names it. */
+function ruleOf(cause: 'level-up' | 'level-down' | 'forecast', level: string | null, kind: string): string {
+  if (cause === 'forecast') return `forecast.${kind.startsWith('raise-') ? kind.slice('raise-'.length) : 'memory'}`;
+  return `levels.${level ?? 'none'}`;
 }

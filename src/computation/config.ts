@@ -43,6 +43,9 @@ export const DEFAULT_CONFIG: ComputationConfig = {
   maxDeltaPages: 64,
 };
 
+/** A QEMU guest's RAM is a file on tmpfs hashed every epoch: its default is kept small. */
+export const DEFAULT_QEMU_MEMORY_BYTES = 128 * 2 ** 20;
+
 /** Where a planned bit flip lands when no address was given: a fixed spot inside used memory. */
 export function defaultFaultAddress(memoryBytes: number, epoch: number): number {
   // Golden-ratio stepping spreads injections over memory deterministically across epochs.

@@ -4,7 +4,7 @@
 
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { DriverSpecSchema, type WasmSpec } from '../drivers/spec.js';
+import { DriverSpecSchema, type QemuSpec, type WasmSpec } from '../drivers/spec.js';
 import { ShadowvmError } from '../errors.js';
 import { type ComputationConfig, ComputationConfigSchema } from './config.js';
 
@@ -47,6 +47,24 @@ export function wasmComputation(input: {
     ...(input.inputDir !== undefined ? { inputDir: resolve(input.inputDir) } : {}),
     stdin: input.stdin ?? 'none',
     epochs: input.config.epochs,
+  };
+  return { version: SPEC_VERSION, driver, config: input.config };
+}
+
+/** The spec of a QEMU computation; `epochMs` is an epoch's wall-clock length (the driver's default when absent). */
+export function qemuComputation(input: {
+  readonly mode: QemuSpec['mode'];
+  readonly image: string;
+  readonly kernelArgs?: readonly string[];
+  readonly epochMs?: number;
+  readonly config: ComputationConfig;
+}): ComputationSpec {
+  const driver: QemuSpec = {
+    kind: 'qemu',
+    mode: input.mode,
+    image: resolve(input.image),
+    kernelArgs: [...(input.kernelArgs ?? [])],
+    ...(input.epochMs !== undefined ? { epochMs: input.epochMs } : {}),
   };
   return { version: SPEC_VERSION, driver, config: input.config };
 }

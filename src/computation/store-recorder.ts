@@ -1,14 +1,27 @@
 // Records a running computation into the store: VMs, inputs, the differential log (one
-// transaction per epoch), checkpoints (content-addressed), and the audit trail of events.
+// transaction per resolution of a barrier: epoch, pairwise divergences, verdict), checkpoints
+// (content-addressed), the timeline of events, the action rows and the alerts.
 
 import type { CheckpointStore } from '../checkpoints/page-store.js';
+import type { VerdictId, VerdictResolution } from '../difflog/types.js';
 import type { EpochMetrics, InputRecord, SnapshotDelta, StateDigest, VmEnd } from '../drivers/types.js';
-import type { DivergenceAppend, Store } from '../store/types.js';
-import type { CheckpointInfo, ComputationEvent, ComputationRecorder, DivergenceRecord, VmInfo } from './ports.js';
+import type { DivergenceAppend, Json, Store, StoredAction, StoredAlert } from '../store/types.js';
+import type {
+  ActionEntry,
+  AlertEntry,
+  CheckpointInfo,
+  ComputationEvent,
+  ComputationRecorder,
+  DivergenceRecord,
+  VerdictEntry,
+  VmInfo,
+} from './ports.js';
 
 export class StoreRecorder implements ComputationRecorder {
   readonly divergences: DivergenceRecord[] = [];
+  readonly verdicts: (VerdictEntry & { id: VerdictId; resolution: VerdictResolution | null })[] = [];
   readonly events: ComputationEvent[] = [];
+  readonly actions: StoredAction[] = [];
   readonly checkpoints: CheckpointInfo[] = [];
   private lastCheckpointId: string | undefined;
 
@@ -17,6 +30,8 @@ export class StoreRecorder implements ComputationRecorder {
     private readonly store: Store,
     private readonly checkpointStore: CheckpointStore,
     private readonly onEvent: (event: ComputationEvent) => void = () => {},
+    /** Every action row, once written, whoever wrote it (the loop, the alert book). */
+    private readonly onAction: (action: StoredAction) => void = () => {},
   ) {}
 
   vmCreated(vm: VmInfo): void {
@@ -39,34 +54,58 @@ export class StoreRecorder implements ComputationRecorder {
 
   epoch(record: {
     epoch: number;
+    attempt: number;
     verified: boolean;
     metrics: ReadonlyMap<string, EpochMetrics & { lagMs: number }>;
     divergences: readonly DivergenceRecord[];
-  }): void {
+    verdict?: VerdictEntry;
+  }): VerdictId | null {
     const metrics: Record<string, EpochMetrics> = {};
     for (const [vmId, { lagMs, ...measured }] of record.metrics) {
       metrics[vmId] = { ...measured, extra: { ...measured.extra, lagMs } };
     }
     this.divergences.push(...record.divergences);
-    this.store.difflog.appendEpoch({
-      record: { computationId: this.computationId, epoch: record.epoch, verified: record.verified, metrics },
+    const { verdictId } = this.store.difflog.appendEpoch({
+      record: { computationId: this.computationId, epoch: record.epoch, attempt: record.attempt, verified: record.verified, metrics },
       divergences: record.divergences.flatMap((d) => this.toAppends(d)),
+      ...(record.verdict ? { verdict: { computationId: this.computationId, ...record.verdict } } : {}),
     });
+    if (record.verdict && verdictId !== null) this.verdicts.push({ ...record.verdict, id: verdictId, resolution: null });
+    return verdictId;
+  }
+
+  resolveVerdict(id: VerdictId, resolution: VerdictResolution): void {
+    this.store.difflog.resolveVerdict(id, resolution);
+    const verdict = this.verdicts.find((v) => v.id === id);
+    if (verdict) verdict.resolution = resolution;
   }
 
   event(event: ComputationEvent): void {
     this.events.push(event);
-    this.store.audit.appendIntervention({
+    this.store.audit.appendEvent({
       computationId: this.computationId,
       vmId: event.vmId ?? null,
       epoch: event.epoch,
       kind: event.kind,
-      reason: event.message,
-      score: null,
-      outcome: null,
-      detail: event.detail ? (JSON.parse(JSON.stringify(event.detail)) as Record<string, never>) : null,
+      message: event.message,
+      detail: event.detail ? (JSON.parse(JSON.stringify(event.detail)) as Json) : null,
     });
     this.onEvent(event);
+  }
+
+  action(action: ActionEntry): StoredAction {
+    const stored = this.store.audit.appendAction({ computationId: this.computationId, ...action });
+    this.actions.push(stored);
+    this.onAction(stored);
+    return stored;
+  }
+
+  openAlert(alert: AlertEntry): StoredAlert {
+    return this.store.audit.openAlert({ computationId: this.computationId, ...alert });
+  }
+
+  resolveAlert(id: number, epoch: number, reason: string): void {
+    this.store.audit.resolveAlert(id, { epoch, reason });
   }
 
   checkpoint(delta: SnapshotDelta, digest: StateDigest, verified: boolean): CheckpointInfo {
@@ -94,9 +133,20 @@ export class StoreRecorder implements ComputationRecorder {
     return this.store.stats(this.computationId).bytesLogged;
   }
 
-  /** One divergence record per respect in which the shadow differs. */
+  /** The alerts of this computation as the store holds them (open ones say so). */
+  alerts(): StoredAlert[] {
+    return this.store.audit.listAlerts(this.computationId);
+  }
+
+  /** One divergence record per respect in which the replicas differ. */
   private toAppends(record: DivergenceRecord): DivergenceAppend[] {
-    const base = { computationId: this.computationId, epoch: record.epoch, vmId: record.vmId };
+    const base = {
+      computationId: this.computationId,
+      epoch: record.epoch,
+      attempt: record.attempt,
+      vmId: record.vmId,
+      peerVmId: record.peerVmId,
+    };
     const { difference } = record;
     const appends: DivergenceAppend[] = [];
     if (difference.pages.length > 0) {

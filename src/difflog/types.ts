@@ -1,12 +1,18 @@
 // The records of the differential log. Nothing here is a full state capture: each record says how
-// a shadow differed from the primary at one epoch, or what every VM measured during it.
+// one replica's state differed from another's at one epoch (pairwise), which replica the vote
+// blamed for it, or what every VM measured during the epoch.
 
 import type { EpochMetrics } from '../drivers/types.js';
 
-/** One epoch of one computation: whether every shadow agreed, and what each VM measured. */
+/** One resolution of an epoch barrier: whether every shadow agreed, and what each VM measured. */
 export interface EpochRecord {
   readonly computationId: string;
   readonly epoch: number;
+  /**
+   * 1 for the first resolution of this barrier epoch; a recovery (rollback, retry) re-resolves the
+   * same epoch, and each later resolution counts up.
+   */
+  readonly attempt: number;
   /** True when every shadow's state matched the primary's at the end of the epoch. */
   readonly verified: boolean;
   /** Metrics by VM id, primary and shadows alike (they feed the analysis engine). */
@@ -40,12 +46,18 @@ export type DivergenceDetail =
 /** What part of the state a divergence is about: 'pages' | 'registers' | 'output' | 'exit' | 'input'. */
 export type DivergenceKind = DivergenceDetail['kind'];
 
-/** How one shadow differed from the primary at one epoch, in one respect. */
+/**
+ * How two replicas' states differed at one epoch, in one respect: a fact about the pair, not a
+ * blame (the epoch's verdict says which replica was at fault).
+ */
 export type Divergence = {
   readonly computationId: string;
   readonly epoch: number;
-  /** The shadow that diverged. */
+  readonly attempt: number;
+  /** The replica compared (a shadow). */
   readonly vmId: string;
+  /** The replica it was compared with (the primary). */
+  readonly peerVmId: string;
   /** One line for people, e.g. "3 pages differ (first: 17)". */
   readonly summary: string;
   /**
@@ -64,3 +76,38 @@ export interface PageDelta {
   readonly page: number;
   readonly delta: Uint8Array;
 }
+
+/** What the vote made of an epoch whose replicas differed. */
+export type VerdictKind = 'shadows-diverged' | 'primary-diverged' | 'undecided';
+
+/** How a later attempt settled an undecided verdict. */
+export interface VerdictResolution {
+  /** The attempt that settled it. */
+  readonly attempt: number;
+  /**
+   * `blamed`: re-executed, the replicas voted and these were at fault; `transient`: re-executed
+   * replicas agreed, so the fault did not recur and stays unattributed; `dropped`: the shadows that
+   * kept differing were dropped after the retry limit.
+   */
+  readonly kind: 'blamed' | 'transient' | 'dropped';
+  readonly blamed: readonly string[];
+}
+
+/** The vote at one resolution of an epoch whose replicas differed (agreeing epochs have none). */
+export interface VerdictRecord {
+  readonly computationId: string;
+  readonly epoch: number;
+  readonly attempt: number;
+  readonly kind: VerdictKind;
+  /** VM ids the vote outvoted (empty when undecided). */
+  readonly blamed: readonly string[];
+  /** VM ids of the majority that outvoted them (empty when undecided). */
+  readonly majority: readonly string[];
+  /** VM ids whose states differed with no majority (undecided only). */
+  readonly differing: readonly string[];
+  /** Set once a later attempt settles an undecided verdict; null otherwise. */
+  readonly resolution: VerdictResolution | null;
+}
+
+/** Identifies a logged verdict (assigned by the store). */
+export type VerdictId = number;

@@ -1,4 +1,5 @@
-// What the CLI needs of the QEMU driver's guest image without opening a driver: where it lives by
-// default and how to build it (`shadowvm guest build`).
+// What the CLI and the service need of the QEMU driver's guest image without opening a driver:
+// where it lives by default, how to build it (`shadowvm guest build`), and whether a directory
+// holds a complete one.
 
-export { buildGuest, defaultGuestDir } from './qemu/guest-build.js';
+export { buildGuest, defaultGuestDir, guestImage } from './qemu/guest-build.js';

@@ -5,8 +5,9 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { ShadowvmError } from '../errors.js';
-import { QemuDriver } from './qemu/driver.js';
+import { FreeDriver } from './qemu/free-driver.js';
 import { guestImage, guestImageHash } from './qemu/guest-build.js';
+import { LockstepDriver } from './qemu/lockstep-driver.js';
 import { type DriverSpec, DriverSpecSchema, QemuSpecSchema, WasmSpecSchema } from './spec.js';
 import type { Driver } from './types.js';
 import { openWasmDriver } from './wasm/open.js';
@@ -83,12 +84,8 @@ registerDriverKind({
   schema: QemuSpecSchema,
   async open(spec) {
     const image = guestImage(resolve(spec.image));
-    const driver = new QemuDriver({
-      mode: spec.mode,
-      imageDir: image.dir,
-      kernelArgs: spec.kernelArgs,
-      ...(spec.epochMs !== undefined ? { epochMs: spec.epochMs } : {}),
-    });
+    const options = { imageDir: image.dir, kernelArgs: spec.kernelArgs, ...(spec.epochMs !== undefined ? { epochMs: spec.epochMs } : {}) };
+    const driver = spec.mode === 'lockstep' ? new LockstepDriver(options) : new FreeDriver(options);
     return { driver, image: { name: `linux-guest (${spec.mode})`, reference: image.dir, digest: guestImageHash(image) } };
   },
 });

@@ -39,7 +39,7 @@ export const QemuSpecSchema = z.strictObject({
   image: z.string().min(1),
   /** Extra kernel parameters of the guest's workload (e.g. shadowvm.rounds=20). */
   kernelArgs: z.array(z.string()),
-  /** Wall-clock length of an epoch (free mode; lockstep's first epoch). */
+  /** Wall-clock length of an epoch (free mode; lockstep until a VM has an epoch budget). */
   epochMs: z.number().positive().optional(),
 });
 export type QemuSpec = z.infer<typeof QemuSpecSchema>;

@@ -13,11 +13,16 @@
 //   restored VM), one per epoch, and none after the report that carries `end`;
 // - `onGone` comes exactly once, last, whether the guest ended, the host failed, or `kill` ran;
 // - a primary's input records have consecutive seqs, continuing the log it was restored from;
-// - two replicas of one image fed the same inputs report equal digests at every epoch;
-// - a restored VM checks its state against the target's digest and fails (it does not run on)
-//   when it differs;
+// - two replicas of one image fed the same inputs report equal digests at every epoch, when the
+//   driver's agreement is `exact`. A `drift` driver's replicas run free and differ benignly, so
+//   their digests agree only in shape (page size and page count), they may end at other epochs,
+//   and a bit flipped in one still makes its page differ (and shows in readPages);
+// - a restored VM checks its state (every page at least) against the target's digest: equal, it
+//   says so (onRestored) and runs on; different, it ends (onGone, an error) and does not run on;
 // - `kill` is idempotent, and every promise a Vm method returned settles, at the latest when the
-//   VM is gone: no request outlives its VM.
+//   VM is gone: no request outlives its VM;
+// - a driver's `close` ends its VMs still running as `kill` does (onGone once), and leaves those
+//   already gone alone.
 
 /** Which side of the comparison a VM is on. Only the primary touches the outside world. */
 export type Role = 'primary' | 'shadow';
@@ -125,6 +130,11 @@ export interface VmEvents {
   /** Only the primary records inputs. */
   onInput(record: InputRecord): void;
   onInputMismatch(mismatch: InputMismatch): void;
+  /**
+   * A VM restored to a checkpoint reached it and its state equals the checkpoint's digest (once,
+   * before any report of a later epoch). A state that differs ends the VM instead (onGone).
+   */
+  onRestored(epoch: number): void;
   /** The VM is gone for good (after its final epoch report, or on a host-side failure). */
   onGone(end: VmEnd): void;
 }
@@ -253,7 +263,7 @@ export interface VmRequest {
  * How replicas of a driver compare. `exact`: replicas are deterministic (wasm, QEMU lockstep), so
  * any difference in state or output is a fault and goes to the vote. `drift`: replicas run free
  * beside each other (QEMU COLO-style), so they differ benignly all the time; differences become
- * features the analysis engine learns, and only a drift score over the policy's threshold acts.
+ * features the analysis engine learns, and only a score over the policy's threshold acts.
  */
 export type Agreement = 'exact' | 'drift';
 
@@ -276,6 +286,6 @@ export interface Driver {
   /** Where the primary can be reached from outside (none for a batch guest). */
   endpoints(): Promise<readonly Endpoint[]>;
   createVm(request: VmRequest): Promise<Vm>;
-  /** Frees what the driver holds for the computation (caches stay). */
+  /** Ends the VMs still running (as `kill` does) and frees what the driver holds for the computation (caches stay). */
   close(): Promise<void>;
 }

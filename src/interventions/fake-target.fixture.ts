@@ -1,12 +1,15 @@
-// An InterventionTarget with observable state, standing in for the manager's primary.
+// An InterventionTarget with observable state, standing in for a computation's loop.
 
 import type { ResourceLimits } from '../drivers/types.js';
+import type { VmIdentity } from '../policy/resolve.js';
 import type { InterventionTarget, Outcome } from './target.js';
 
 export class FakePrimary implements InterventionTarget {
   current: ResourceLimits;
-  /** The reason of every rollback that happened, in order. */
+  /** The reason of every recovery that happened, in order. */
   readonly rollbacks: string[] = [];
+  /** The VM of every recovery, in order. */
+  readonly recovered: string[] = [];
   failWith: string | undefined;
 
   constructor(limits: ResourceLimits) {
@@ -17,9 +20,10 @@ export class FakePrimary implements InterventionTarget {
     return this.current;
   }
 
-  async rollback(reason: string): Promise<Outcome> {
+  async recover(vm: VmIdentity, reason: string): Promise<Outcome> {
     if (this.failWith !== undefined) throw new Error(this.failWith);
     this.rollbacks.push(reason);
+    this.recovered.push(vm.id);
     return { ok: true, detail: `rolled back to checkpoint ${this.rollbacks.length}` };
   }
 

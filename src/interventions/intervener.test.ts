@@ -84,7 +84,7 @@ describe('Intervener dry run', () => {
       records.map((record) => [record.kind, record.outcome.status, record.outcome.detail, record.dryRun]),
       [
         ['alert', 'dry-run', 'would send firing alert predict-failure to 1 sink(s)', true],
-        ['rollback', 'dry-run', 'would roll back the primary', true],
+        ['rollback', 'dry-run', 'would recover p0', true],
         ['raise-memory', 'dry-run', `would raise memoryBytes ${100 * MiB} -> ${150 * MiB}`, true],
       ],
     );

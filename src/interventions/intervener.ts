@@ -5,7 +5,7 @@
 import type { ResourceLimits } from '../drivers/types.js';
 import type { Decision, PlannedAction } from '../policy/decision.js';
 import type { VmIdentity } from '../policy/resolve.js';
-import type { ActionKind, RaiseAction } from '../policy/schema.js';
+import type { ActionKind, RaiseAction, Severity } from '../policy/schema.js';
 import type { Alert, Alerter } from './alert.js';
 import { RateLimiter, type RateLimiterState } from './rate-limiter.js';
 import type { InterventionTarget } from './target.js';
@@ -13,6 +13,9 @@ import type { InterventionTarget } from './target.js';
 export type ActionStatus = 'applied' | 'failed' | 'skipped' | 'rate-limited' | 'dry-run' | 'queued';
 
 export interface ActionRecord {
+  /** The decision, and the one of its actions, this record is about. */
+  readonly decision: Decision;
+  readonly action: PlannedAction;
   readonly computation: string;
   readonly vm: VmIdentity;
   readonly epoch: number;
@@ -32,8 +35,8 @@ export interface IntervenerOptions {
   readonly computation: string;
   readonly target: InterventionTarget;
   readonly alerters: readonly Alerter[];
-  /** Receives every record as soon as its action is done (the store persists it). */
-  readonly record: (entry: ActionRecord) => void;
+  /** Receives every record as soon as its action is done. */
+  readonly record?: (entry: ActionRecord) => void;
   /** What `saveState()` returned, so rate limits survive a restart. */
   readonly state?: unknown;
   readonly now?: () => Date;
@@ -90,6 +93,8 @@ export class Intervener {
       for (const action of decision.actions) {
         const outcome = await this.#apply(decision, action);
         const entry: ActionRecord = {
+          decision,
+          action,
           computation: this.#options.computation,
           vm: decision.vm,
           epoch: decision.epoch,
@@ -101,7 +106,7 @@ export class Intervener {
           dryRun: decision.dryRun,
           time: this.#now().toISOString(),
         };
-        this.#options.record(entry);
+        this.#options.record?.(entry);
         records.push(entry);
       }
     }
@@ -128,7 +133,7 @@ export class Intervener {
         case 'alert':
           return this.#alert(decision, action);
         case 'rollback':
-          return await this.#rollback(decision);
+          return await this.#recover(decision);
         default:
           return await this.#raise(decision, action);
       }
@@ -165,10 +170,19 @@ export class Intervener {
     return { status: 'queued', detail: `${what} to ${sinks.map((sink) => sink.name).join(', ')}` };
   }
 
-  async #rollback(decision: Decision): Promise<Outcome> {
-    if (decision.dryRun) return { status: 'dry-run', detail: 'would roll back the primary' };
-    const outcome = await this.#options.target.rollback(decision.reason);
+  async #recover(decision: Decision): Promise<Outcome> {
+    if (decision.dryRun) return { status: 'dry-run', detail: `would recover ${decision.vm.id}` };
+    const outcome = await this.#options.target.recover(decision.vm, decision.reason);
     return { status: outcome.ok ? 'applied' : 'failed', detail: outcome.detail };
+  }
+
+  /**
+   * Tells the sinks a firing alert is over for a reason of the loop's (its replica was recovered,
+   * the computation ended) rather than a score that came down. Never rate-limited.
+   */
+  resolve(vm: VmIdentity, alert: { readonly name: string; readonly severity: Severity }, epoch: number, reason: string): Outcome {
+    const decision: Decision = { vm, epoch, score: 0, cause: 'level-down', level: null, reason, dryRun: false, actions: [] };
+    return this.#alert(decision, { kind: 'alert', status: 'resolved', alert: alert.name, severity: alert.severity });
   }
 
   async #raise(decision: Decision, action: Raise): Promise<Outcome> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { CorruptDeltaError, PageLengthMismatchError } from './errors.js';
-import { applyPageDelta, encodePageDelta } from './xor-delta.js';
+import { applyPageDelta, differingBytes, encodePageDelta } from './xor-delta.js';
 
 const PAGE = 4096;
 
@@ -69,4 +69,15 @@ test('damaged deltas fail with a typed error instead of a wrong page', () => {
   assert.throws(() => applyPageDelta(primary, new Uint8Array([9])), CorruptDeltaError);
   assert.throws(() => applyPageDelta(primary, new Uint8Array([1, 0xde, 0xad])), CorruptDeltaError);
   assert.throws(() => applyPageDelta(primary, new Uint8Array(0)), CorruptDeltaError);
+});
+
+test('differing bytes are counted byte by byte', () => {
+  const a = new Uint8Array(PAGE).fill(7);
+  const b = Uint8Array.from(a);
+  assert.equal(differingBytes(a, b), 0);
+  b[0] = 8;
+  b[PAGE - 1] = 7 ^ 0x80;
+  b[100] = 0;
+  assert.equal(differingBytes(a, b), 3);
+  assert.throws(() => differingBytes(a, new Uint8Array(PAGE / 2)), PageLengthMismatchError);
 });

@@ -88,6 +88,14 @@ function encodeRuns(primary: Uint8Array, shadow: Uint8Array, out: Uint8Array): n
   return at;
 }
 
+/** How many bytes differ between two pages of the same size (the `diffBytes` feature). */
+export function differingBytes(primary: Uint8Array, shadow: Uint8Array): number {
+  if (primary.length !== shadow.length) throw new PageLengthMismatchError(primary.length, shadow.length);
+  let count = 0;
+  for (let i = 0; i < primary.length; i++) if (primary[i] !== shadow[i]) count++;
+  return count;
+}
+
 /** The compact difference `shadow` ⊕ `primary`; `applyPageDelta(primary, delta)` returns `shadow`. */
 export function encodePageDelta(primary: Uint8Array, shadow: Uint8Array): Uint8Array {
   if (primary.length !== shadow.length) throw new PageLengthMismatchError(primary.length, shadow.length);

@@ -24,7 +24,9 @@ export const BUILT_IN_VM_POLICY: VmPolicy = {
     'raise-cpu': { max: 3, perEpochs: 100 },
     'raise-epoch-budget': { max: 3, perEpochs: 100 },
   },
-  raise: { memory: { factor: 1.5 }, cpu: { factor: 1.5 }, epochBudget: { factor: 2 } },
+  // Forecast exhaustion raises memory ×1.5 up to 2 GiB (half of wasm32's 4 GiB, for three replicas
+  // on one host); beyond it the guest meets its own out-of-memory path, or ends as `oom` (137).
+  raise: { memory: { factor: 1.5, max: 2 * 2 ** 30 }, cpu: { factor: 1.5 }, epochBudget: { factor: 2 } },
   dryRun: false,
 };
 

@@ -94,7 +94,7 @@ describe('PolicyEvaluator forecasts (built-in: memory within 40 epochs → raise
       forecast: { memory: 40 },
     });
     assert.equal(decision?.reason, 'memory limit predicted to be crossed in 40 epochs (horizon 40)');
-    assert.deepEqual(decision?.actions, [{ kind: 'raise-memory', factor: 1.5, max: undefined, limit: { max: 3, perEpochs: 100 } }]);
+    assert.deepEqual(decision?.actions, [{ kind: 'raise-memory', factor: 1.5, max: 2 ** 31, limit: { max: 3, perEpochs: 100 } }]);
   });
 
   it('resolves a forecast alert when the crossing leaves the horizon', () => {

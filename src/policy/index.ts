@@ -4,7 +4,7 @@ export type { AlertStatus, Decision, PlannedAction } from './decision.js';
 export { BUILT_IN_ALERTS, BUILT_IN_VM_POLICY } from './defaults.js';
 export { PolicyError } from './errors.js';
 export { type EvaluatorState, type ForecastInput, type Observation, PolicyEvaluator } from './evaluator.js';
-export { defaultPolicy, loadPolicyFile, parsePolicy } from './parse.js';
+export { BUILT_IN_SOURCE, defaultPolicy, loadPolicyFile, parsePolicy } from './parse.js';
 export { resolvePolicy, type VmIdentity } from './resolve.js';
 export type {
   ActionKind,

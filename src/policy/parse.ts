@@ -2,10 +2,12 @@
 // single line naming the file, the field and the fix, because that line is all a user sees.
 
 import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { BUILT_IN_ALERTS, BUILT_IN_VM_POLICY } from './defaults.js';
 import { PolicyError } from './errors.js';
+import { featureDetectors } from './models.js';
 import { applyPatch } from './resolve.js';
 import { type Policy, type PolicyFile, policyFileSchema } from './schema.js';
 
@@ -26,9 +28,17 @@ function schemaAt(root: unknown, path: readonly PropertyKey[]): unknown {
   for (const key of path) {
     if (current instanceof z.ZodObject) current = unwrap((current.shape as Record<PropertyKey, unknown>)[key]);
     else if (current instanceof z.ZodArray) current = unwrap(current.element);
+    else if (current instanceof z.ZodRecord) current = unwrap(current.valueType);
     else return undefined;
   }
   return current;
+}
+
+/** The keys an object schema allows; for a union of objects (a detector entry), those of any of them. */
+function allowedKeys(schema: unknown): string[] {
+  if (schema instanceof z.ZodObject) return Object.keys(schema.shape);
+  if (schema instanceof z.ZodUnion) return [...new Set((schema.options as unknown[]).flatMap(allowedKeys))];
+  return [];
 }
 
 function unwrap(schema: unknown): unknown {
@@ -54,8 +64,7 @@ function editDistance(a: string, b: string): number {
 
 function unknownKeyMessage(issue: Extract<Issue, { code: 'unrecognized_keys' }>): string {
   const key = issue.keys[0] ?? '';
-  const schema = schemaAt(policyFileSchema, issue.path);
-  const allowed = schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+  const allowed = allowedKeys(schemaAt(policyFileSchema, issue.path));
   const closest = allowed
     .map((name) => ({ name, distance: editDistance(key, name) }))
     .filter(({ distance }) => distance <= Math.max(2, Math.floor(key.length / 3)))
@@ -93,12 +102,13 @@ function readDocument(text: string, sourceName: string): unknown {
   }
 }
 
-function buildPolicy(file: PolicyFile, source: string): Policy {
-  const { alerts, overrides, ...settings } = file;
+function buildPolicy(file: PolicyFile, source: string, modelDirectory?: string): Policy {
+  const { alerts, overrides, detectors, ...settings } = file;
   return {
     source,
     defaults: applyPatch(BUILT_IN_VM_POLICY, settings),
     overrides: (overrides ?? []).map(({ match, ...patch }) => ({ match, patch })),
+    detectors: featureDetectors(detectors ?? {}, source, modelDirectory),
     alerts: {
       ...BUILT_IN_ALERTS,
       ...alerts,
@@ -107,18 +117,24 @@ function buildPolicy(file: PolicyFile, source: string): Policy {
   };
 }
 
-/** Parses and validates a policy; absent settings take the built-in defaults. */
-export function parsePolicy(text: string, sourceName: string): Policy {
+/**
+ * Parses and validates a policy; absent settings take the built-in defaults. Model files the
+ * policy names are relative to `modelDirectory` (the policy file's); without one, it may name none.
+ */
+export function parsePolicy(text: string, sourceName: string, modelDirectory?: string): Policy {
   // An empty file (YAML null) means "all defaults", like no file at all.
   const document = readDocument(text, sourceName) ?? {};
   const result = policyFileSchema.safeParse(document, { reportInput: true });
   if (!result.success) throw new PolicyError(`${sourceName}: ${describeIssues(result.error.issues)}`);
-  return buildPolicy(result.data, sourceName);
+  return buildPolicy(result.data, sourceName, modelDirectory);
 }
 
 /** The policy used when the user gives no file. */
+/** The source of the policy that applies when none is given. */
+export const BUILT_IN_SOURCE = 'built-in defaults';
+
 export function defaultPolicy(): Policy {
-  return buildPolicy({}, 'built-in defaults');
+  return buildPolicy({}, BUILT_IN_SOURCE);
 }
 
 export async function loadPolicyFile(path: string): Promise<Policy> {
@@ -129,5 +145,5 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
     const reason = error instanceof Error ? error.message : String(error);
     throw new PolicyError(`${path}: cannot read the policy file (${reason}); check the path`);
   }
-  return parsePolicy(text, path);
+  return parsePolicy(text, path, dirname(path));
 }

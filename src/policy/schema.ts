@@ -3,6 +3,10 @@
 // the one-line PolicyError can say what to write instead of what zod expected.
 
 import * as z from 'zod';
+import type { DetectorSpec, ModelSpec } from '../analysis/engine.js';
+import { FEATURE_NAMES, isFeatureName } from '../analysis/features.js';
+import { createDetector, detectorNames } from '../analysis/registry.js';
+import { ShadowvmError } from '../errors.js';
 
 export const ACTION_KINDS = ['alert', 'rollback', 'raise-memory', 'raise-cpu', 'raise-epoch-budget'] as const;
 export type ActionKind = (typeof ACTION_KINDS)[number];
@@ -202,13 +206,61 @@ const alertsSchema = z.strictObject(
   must('a mapping of webhooks, alertmanagers, log, generatorURL, delivery'),
 );
 
+/** The detectors a policy file can name besides `onnx`: the registry's, as it is at start-up. */
+const BUILT_IN_DETECTORS = detectorNames();
+
+const modelDetectorSchema = z.strictObject(
+  {
+    detector: z.literal('onnx'),
+    model: z
+      .string(must('the path of an ONNX model file, relative to the policy file'))
+      .min(1, must('the path of an ONNX model file, relative to the policy file')),
+    window: wholeNumber(1, 100_000),
+  },
+  must('{ detector: onnx, model, window }'),
+);
+
+const builtInDetectorSchema = z
+  .strictObject(
+    {
+      detector: z.enum(BUILT_IN_DETECTORS as [string, ...string[]]),
+      options: z.record(z.string(), z.unknown(), must("a mapping of the detector's options")).optional(),
+    },
+    must('{ detector, options }'),
+  )
+  .superRefine((entry, ctx) => {
+    // The detector checks its own options: building one is how a typo surfaces here, not mid-run.
+    try {
+      createDetector(entry.detector, entry.options);
+    } catch (error) {
+      if (!(error instanceof ShadowvmError)) throw error;
+      ctx.addIssue({ code: 'custom', path: ['options'], message: `are not valid: ${error.message}` });
+    }
+  });
+
+const featureDetectorSchema = z.discriminatedUnion('detector', [modelDetectorSchema, builtInDetectorSchema], {
+  error: (issue) =>
+    issue.code === 'invalid_union'
+      ? `must be onnx (with model and window) or a built-in detector (${BUILT_IN_DETECTORS.join(', ')})`
+      : 'must be a mapping { detector, ... }',
+});
+
+/** Per feature, the detector that scores it instead of the engine's default. */
+const featureDetectorsSchema = z.record(z.string().refine(isFeatureName), featureDetectorSchema, {
+  error: (issue) =>
+    issue.code === 'invalid_key'
+      ? `is not a feature; the features are ${FEATURE_NAMES.join(', ')} and extra.<driver counter>`
+      : 'must be a mapping from feature name to { detector, ... }',
+});
+
 export const policyFileSchema = z.strictObject(
   {
     ...vmPolicyShape,
+    detectors: featureDetectorsSchema.optional(),
     alerts: alertsSchema.optional(),
     overrides: z.array(overrideSchema, must('a list of { match: {...}, ...settings }')).optional(),
   },
-  must('a mapping of settings (levels, forecast, rateLimits, raise, dryRun, alerts, overrides)'),
+  must('a mapping of settings (levels, forecast, rateLimits, raise, dryRun, detectors, alerts, overrides)'),
 );
 
 export type PolicyFile = z.output<typeof policyFileSchema>;
@@ -257,11 +309,13 @@ export interface AlertSettings {
   readonly delivery: DeliverySettings;
 }
 
-/** A computation's policy: its defaults, per-VM overrides, and where alerts go. */
+/** A computation's policy: its defaults, per-VM overrides, the detectors it names, and where alerts go. */
 export interface Policy {
   /** Where it came from (file name or "built-in defaults"), for messages. */
   readonly source: string;
   readonly defaults: VmPolicy;
   readonly overrides: readonly PolicyOverride[];
+  /** Per feature name, what scores it instead of the engine's default; model paths are absolute. */
+  readonly detectors: Readonly<Record<string, DetectorSpec | ModelSpec>>;
   readonly alerts: AlertSettings;
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { call, REPO_GUESTS, waitFor } from '../api/testing.js';
-import { openSqliteStore } from '../store/sqlite.js';
+import { openStore } from '../store/open.js';
 
 const SERVE = fileURLToPath(new URL('../cli/commands/serve.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'shadowvm-crash-'));
@@ -44,7 +44,7 @@ async function serve(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 function counts(id: string) {
-  const store = openSqliteStore({ path: join(dir, 'shadowvm.db') });
+  const store = openStore(join(dir, 'shadowvm.db'));
   try {
     let divergences = 0;
     let next: number | null | undefined;
@@ -56,7 +56,8 @@ function counts(id: string) {
     return {
       epochs: store.difflog.readEpochs(id).length,
       divergences,
-      interventions: store.audit.listInterventions(id).length,
+      events: store.audit.listEvents(id).length,
+      actions: store.audit.listActions(id).length,
       predictions: store.audit.listPredictions(id).length,
       checkpoints: store.checkpoints.list(id).length,
       inputs: store.inputs.count(id),
@@ -80,14 +81,14 @@ test('kill -9 mid-run: nothing recorded is lost and the computation is marked in
   const id = created.body.computation.id as string;
   await waitFor('a rollback and a few more epochs', async () => {
     const got = await call(first.url, 'GET', `/api/computations/${id}`);
-    const events = (await call(first.url, 'GET', `/api/computations/${id}/interventions`)).body.items as { kind: string }[];
+    const events = (await call(first.url, 'GET', `/api/computations/${id}/actions`)).body.items as { kind: string }[];
     return got.body.live?.epoch >= 10 && events.some((e) => e.kind === 'rollback') ? true : undefined;
   });
   first.child.kill('SIGKILL');
   await new Promise((resolve) => first.child.once('exit', resolve));
 
   const before = counts(id);
-  assert.ok(before.epochs >= 8 && before.divergences >= 1 && before.interventions >= 1, JSON.stringify(before));
+  assert.ok(before.epochs >= 8 && before.divergences >= 1 && before.events >= 1, JSON.stringify(before));
 
   const second = await serve();
   const row = (await call(second.url, 'GET', `/api/computations/${id}`)).body;

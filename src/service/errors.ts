@@ -10,6 +10,13 @@ export class GuestPathError extends ShadowvmError {
   }
 }
 
+/** The QEMU guest image in a request is not a complete image inside the images directory; `problem` says the fix. */
+export class ImagePathError extends ShadowvmError {
+  constructor(image: string, problem: string) {
+    super('bad-image', `image ${image}: ${problem}`);
+  }
+}
+
 /** The action needs a running computation and this one is queued or finished. */
 export class NotRunningError extends ShadowvmError {
   constructor(id: string, status: string) {

@@ -4,8 +4,10 @@
 
 export const SERVICE_EVENT_TYPES = [
   'status',
+  'endpoints',
   'epoch',
   'divergence',
+  'verdict',
   'score',
   'prediction',
   'intervention',

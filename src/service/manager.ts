@@ -6,30 +6,27 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type ComputationConfig, defaultFaultAddress } from '../computation/config.js';
 import { computationRow, launch, type RunningComputation } from '../computation/launch.js';
 import type { EpochObserver, EpochOutcome } from '../computation/ports.js';
 import type { ComputationReport } from '../computation/report.js';
-import { type ComputationSpec, wasmComputation } from '../computation/spec.js';
-import type { Fault } from '../drivers/types.js';
+import type { ComputationSpec } from '../computation/spec.js';
+import { faultCapability, requireCapabilities } from '../drivers/capabilities.js';
+import { defaultGuestDir } from '../drivers/guest-image.js';
+import type { Endpoint, Fault } from '../drivers/types.js';
 import { ShadowvmError } from '../errors.js';
 import { defaultPolicy, type Policy, resolvePolicy } from '../policy/index.js';
 import { ComputationNotFoundError } from '../store/errors.js';
 import type { ComputationRow, Store } from '../store/types.js';
 import { ManagerClosedError, NotRunningError, UnknownReplicaError } from './errors.js';
 import { EventBus } from './event-bus.js';
-import { resolveGuest } from './guests.js';
 import { type Interrupted, markInterrupted } from './recovery.js';
+import { type DriverRequest, startSpec } from './start-spec.js';
 
 /** A computation to start, validated at the edge (src/api). */
 export interface StartRequest {
-  /** Path of the guest module relative to the guests directory. */
-  readonly guest: string;
-  readonly args: readonly string[];
-  readonly env: Readonly<Record<string, string>>;
-  /** The primary's whole stdin; no stdin when absent. */
-  readonly stdin?: string;
+  readonly driver: DriverRequest;
   readonly config: ComputationConfig;
   readonly policy?: Policy;
 }
@@ -47,16 +44,20 @@ export interface LiveState {
   readonly phase: Phase;
   readonly epoch: number;
   readonly replicas: readonly { name: string; vmId: string; role: 'primary' | 'shadow'; profile: string }[];
-  /** Latest drift score by VM id. */
+  /** Latest failure-prediction score by VM id. */
   readonly scores: Readonly<Record<string, number>>;
   /** Policy levels by VM id, mildest first. */
   readonly thresholds: Readonly<Record<string, readonly Threshold[]>>;
+  /** Where the outside world reaches the primary while it runs (free mode's mirrored HTTP server). */
+  readonly endpoints: readonly Endpoint[];
 }
 
 export interface ManagerOptions {
   readonly store: Store;
-  /** Requests name guests relative to this directory. */
+  /** Requests name wasm guests relative to this directory. */
   readonly guestsDir: string;
+  /** Requests name QEMU guest images relative to this directory (default: the one holding the built default guest). */
+  readonly imagesDir?: string;
   /** Where the manager keeps its own files (stdin of computations). */
   readonly dataDir: string;
   /** Computations running at once; the rest queue. Default 2 × cores. */
@@ -69,7 +70,6 @@ export interface ManagerOptions {
 
 interface Entry {
   readonly id: string;
-  readonly request: StartRequest;
   readonly spec: ComputationSpec;
   phase: Phase;
   policy: Policy;
@@ -79,6 +79,7 @@ interface Entry {
   primaryMemoryBytes: number;
   readonly scores: Map<string, number>;
   readonly replicas: Map<string, { role: 'primary' | 'shadow'; profile: string }>;
+  endpoints: readonly Endpoint[];
   report?: ComputationReport;
 }
 
@@ -107,18 +108,15 @@ export class Manager {
   /** Queues a computation; it starts as soon as a slot is free. Returns its stored row. */
   submit(request: StartRequest): ComputationRow {
     if (this.closed) throw new ManagerClosedError();
-    const guestPath = resolveGuest(this.options.guestsDir, request.guest);
-    const spec = wasmComputation({
-      module: guestPath,
-      args: request.args,
-      env: request.env,
-      stdin: request.stdin === undefined ? 'none' : { file: this.keepStdin(request.stdin) },
-      config: request.config,
+    const { spec, name, image } = startSpec(request.driver, request.config, {
+      guestsDir: this.options.guestsDir,
+      imagesDir: this.options.imagesDir ?? dirname(defaultGuestDir),
+      defaultImage: defaultGuestDir,
+      keepStdin: (text) => this.keepStdin(text),
     });
-    const row = this.store.computations.create(computationRow({ name: basename(guestPath), image: guestPath, spec }));
+    const row = this.store.computations.create(computationRow({ name, image, spec }));
     const entry: Entry = {
       id: row.id,
-      request,
       spec,
       phase: 'queued',
       policy: request.policy ?? defaultPolicy(),
@@ -126,6 +124,7 @@ export class Manager {
       primaryMemoryBytes: 0,
       scores: new Map(),
       replicas: new Map(),
+      endpoints: [],
     };
     this.entries.set(row.id, entry);
     this.queue.push(entry);
@@ -151,12 +150,13 @@ export class Manager {
   live(id: string): LiveState | undefined {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    const replicas = entry.handle && entry.phase === 'running' ? entry.handle.computation.replicas() : [];
+    const replicas = entry.handle && entry.phase === 'running' ? entry.handle.computation.live() : [];
     const thresholds: Record<string, Threshold[]> = {};
     for (const [vmId, vm] of entry.replicas) {
       thresholds[vmId] = resolvePolicy(entry.policy, { id: vmId, ...vm }).levels.map(({ name, enter, exit }) => ({ name, enter, exit }));
     }
-    return { phase: entry.phase, epoch: entry.epoch, replicas, scores: Object.fromEntries(entry.scores), thresholds };
+    const endpoints = entry.phase === 'running' ? entry.endpoints : [];
+    return { phase: entry.phase, epoch: entry.epoch, replicas, scores: Object.fromEntries(entry.scores), thresholds, endpoints };
   }
 
   report(id: string): ComputationReport | undefined {
@@ -177,7 +177,7 @@ export class Manager {
   }
 
   rollback(id: string, reason: string): void {
-    this.handle(id).computation.requestRollback(reason);
+    this.handle(id).computation.requestRollback(reason, 'api');
     this.bus.publish('event', id, { kind: 'note', epoch: this.entry(id).epoch, message: `rollback requested: ${reason}` });
   }
 
@@ -188,8 +188,9 @@ export class Manager {
     fault: { kind: 'bitflip'; bit: number; address?: number } | { kind: 'corrupt-input'; seq: number },
   ): Fault {
     const handle = this.handle(id);
-    const names = handle.computation.replicas().map((r) => r.name);
+    const names = handle.computation.live().map((r) => r.name);
     if (!names.includes(target)) throw new UnknownReplicaError(target, names);
+    requireCapabilities(handle.driver, [{ capability: faultCapability(fault), why: `the ${fault.kind} fault requested for ${target}` }]);
     const entry = this.entry(id);
     const resolved: Fault =
       fault.kind === 'bitflip'
@@ -258,16 +259,12 @@ export class Manager {
         sink: { write: (stream, bytes) => this.bus.publish('output', id, { stream, base64: Buffer.from(bytes).toString('base64') }) },
         observers: [this.observer(entry)],
         onEvent: (event) => this.bus.publish('event', id, { ...event }),
-        onAction: (action) =>
-          this.bus.publish('intervention', id, {
-            epoch: action.epoch,
-            vmId: action.vm.id,
-            kind: action.kind,
-            level: action.level,
-            score: action.score,
-            reason: action.reason,
-            outcome: `${action.outcome.status}: ${action.outcome.detail}`,
-          }),
+        onEndpoints: (endpoints) => {
+          entry.endpoints = endpoints;
+          this.bus.publish('endpoints', id, { endpoints });
+        },
+        // The stored row, as GET …/actions serves it.
+        onAction: ({ computationId: _id, ...action }) => this.bus.publish('intervention', id, action),
         onAnalysis: (analysis) => {
           for (const { vmId, score } of analysis.scores) entry.scores.set(vmId, score);
           this.bus.publish('score', id, {
@@ -312,11 +309,25 @@ export class Manager {
           const { instructions, runMs, digestMs, memoryBytes } = report.metrics;
           vms[vmId] = { instructions, runMs, digestMs, memoryBytes, lagMs: outcome.lagMs.get(vmId) ?? 0 };
         }
-        this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, verdict: outcome.verdict.kind, vms });
+        this.bus.publish('epoch', entry.id, { epoch: outcome.epoch, attempt: outcome.attempt, verdict: outcome.verdict.kind, vms });
+        if (outcome.verdict.kind !== 'agree') {
+          // The stored verdict (the observer runs once the epoch is logged), as GET …/verdicts serves it.
+          const verdict = this.store.difflog
+            .readVerdicts(entry.id, { from: outcome.epoch, to: outcome.epoch })
+            .find((v) => v.attempt === outcome.attempt);
+          if (verdict) {
+            const { computationId: _id, ...stored } = verdict;
+            this.bus.publish('verdict', entry.id, stored);
+          }
+        }
+        const primaryId = [...outcome.reports.keys()].find((vmId) => entry.replicas.get(vmId)?.role === 'primary');
         for (const [vmId, difference] of outcome.differences) {
           this.bus.publish('divergence', entry.id, {
             epoch: outcome.epoch,
+            attempt: outcome.attempt,
             vmId,
+            peerVmId: primaryId ?? null,
+            blamed: outcome.blamed,
             pageCount: difference.pages.length,
             pages: difference.pages.slice(0, 512),
             registers: difference.registers.map((r) => r.name),

@@ -30,7 +30,7 @@ test('metrics of ended computations are pruned once newer ones ended', async () 
 
     run('c1');
     let lines = about(await exported(), 'c1');
-    assert.ok(lines.includes('shadowvm_drift_score{computation="c1",vm="c1/shadow1"} 0.9'), 'last values stay after the end');
+    assert.ok(lines.includes('shadowvm_prediction_score{computation="c1",vm="c1/shadow1"} 0.9'), 'last values stay after the end');
     assert.ok(lines.includes('shadowvm_epochs_total{computation="c1"} 2'), lines.join('\n'));
     assert.ok(lines.includes('shadowvm_diff_pages_total{computation="c1",vm="c1/shadow1"} 3'), lines.join('\n'));
 

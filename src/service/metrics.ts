@@ -1,5 +1,5 @@
 // Prometheus metrics, fed from the event bus: per computation and VM, epochs, differing pages,
-// drift score, predictions, interventions, lag and overhead; plus the manager's queue.
+// prediction score, predictions, interventions, lag and overhead; plus the manager's queue.
 //
 // A long-running service sees computation after computation, and every one adds label sets. An
 // ended computation's series (its totals and last values) stay while it is among the last
@@ -54,8 +54,12 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
   };
   const epochs = make.counter('shadowvm_epochs_total', 'Epoch barriers resolved', ['computation']);
   const diffPages = make.counter('shadowvm_diff_pages_total', 'Pages that differed from the primary', ['computation', 'vm']);
-  const divergences = make.counter('shadowvm_divergences_total', 'Epochs at which a VM differed from the primary', ['computation', 'vm']);
-  const score = make.gauge('shadowvm_drift_score', 'Latest drift score (0..1) the policy judged', ['computation', 'vm']);
+  const divergences = make.counter(
+    'shadowvm_divergences_total',
+    'Epochs at which the vote blamed a VM (or no majority decided: vm "undecided")',
+    ['computation', 'vm'],
+  );
+  const score = make.gauge('shadowvm_prediction_score', 'Latest failure-prediction score (0..1) the policy judged', ['computation', 'vm']);
   const predictions = make.counter('shadowvm_predictions_total', 'Warning and failure predictions', ['computation', 'vm', 'level']);
   const interventions = make.counter('shadowvm_interventions_total', 'Interventions taken (rollback, resources, alert)', [
     'computation',
@@ -102,9 +106,13 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
         return;
       }
       case 'divergence':
-        count(divergences, { computation, vm: String(data.vmId) });
         count(diffPages, { computation, vm: String(data.vmId) }, Number(data.pageCount));
         return;
+      case 'verdict': {
+        const blamed = Array.isArray(data.blamed) ? data.blamed.map(String) : [];
+        for (const vm of blamed.length > 0 ? blamed : ['undecided']) count(divergences, { computation, vm });
+        return;
+      }
       case 'score':
         for (const [vm, value] of Object.entries(data.scores as Record<string, number>)) setGauge(score, { computation, vm }, value);
         return;
@@ -114,8 +122,8 @@ export function serviceMetrics(manager: Pick<Manager, 'bus' | 'counts'>, options
       case 'intervention':
         count(interventions, { computation, kind: String(data.kind) });
         return;
+      case 'endpoints':
       case 'event':
-        if (data.kind === 'rollback') count(interventions, { computation, kind: 'rollback-executed' });
         return;
       case 'status':
         refreshPhases();

@@ -58,3 +58,15 @@ export class InputLogOrderError extends ShadowvmError {
     );
   }
 }
+
+export class VerdictNotFoundError extends ShadowvmError {
+  constructor(id: number) {
+    super('verdict-not-found', `no verdict ${id}; read the computation's verdicts to find its id`, 3);
+  }
+}
+
+export class AlertNotFoundError extends ShadowvmError {
+  constructor(id: number) {
+    super('alert-not-found', `no alert ${id}; list the computation's alerts to find its id`, 3);
+  }
+}

@@ -3,6 +3,8 @@
 // same migrations with its own types (BIGINT, DOUBLE PRECISION, BYTEA, identity keys).
 // Migrations are append-only: never edit one that has shipped, add the next number instead.
 
+import { SchemaTooNewError } from './errors.js';
+
 /** Type names for one SQL dialect. */
 export interface ColumnTypes {
   /** An auto-assigned integer primary key. */
@@ -13,14 +15,6 @@ export interface ColumnTypes {
   readonly text: string;
   readonly blob: string;
 }
-
-export const SQLITE_TYPES: ColumnTypes = {
-  autoId: 'INTEGER PRIMARY KEY',
-  int: 'INTEGER',
-  real: 'REAL',
-  text: 'TEXT',
-  blob: 'BLOB',
-};
 
 export interface Migration {
   readonly version: number;
@@ -174,12 +168,96 @@ const memoryInBytes: Migration = {
   ],
 };
 
+/**
+ * True records: an epoch barrier resolved again (rollback, retry) counts its attempts; a
+ * divergence names both replicas of the pair; the vote's verdicts, the actions taken and the
+ * alerts fired get tables of their own; interventions become the events of the timeline.
+ */
+const trueRecords: Migration = {
+  version: 3,
+  name: 'attempts, pairwise divergences, verdicts, events, actions and alerts',
+  statements: ({ autoId, int, text }) => [
+    `ALTER TABLE epochs ADD COLUMN attempt ${int} NOT NULL DEFAULT 1`,
+    `ALTER TABLE divergences ADD COLUMN attempt ${int} NOT NULL DEFAULT 1`,
+    `ALTER TABLE divergences ADD COLUMN peer_vm_id ${text}`,
+    // Every divergence so far compared a shadow with the primary: the primary that was running
+    // when it was logged is the latest started by then (a rollback starts a new one), else the
+    // computation's first. Null only when the computation has no primary on record.
+    `UPDATE divergences SET peer_vm_id = COALESCE(
+      (SELECT v.vm_id FROM vms v
+        WHERE v.computation_id = divergences.computation_id AND v.role = 'primary' AND v.started_at <= divergences.at
+        ORDER BY v.started_at DESC, v.vm_id DESC LIMIT 1),
+      (SELECT v.vm_id FROM vms v
+        WHERE v.computation_id = divergences.computation_id AND v.role = 'primary'
+        ORDER BY v.started_at, v.vm_id LIMIT 1))`,
+    `CREATE TABLE verdicts (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      epoch ${int} NOT NULL,
+      attempt ${int} NOT NULL,
+      kind ${text} NOT NULL,
+      blamed ${text} NOT NULL,
+      majority ${text} NOT NULL,
+      differing ${text} NOT NULL,
+      resolution ${text},
+      at ${int} NOT NULL
+    )`,
+    `CREATE INDEX verdicts_by_epoch ON verdicts (computation_id, epoch)`,
+    // Renamed rather than copied, so event ids stay what they were and the ids assigned next
+    // (PostgreSQL's identity sequence) follow on from them.
+    'ALTER TABLE interventions RENAME TO events',
+    'ALTER TABLE events RENAME COLUMN reason TO message',
+    // Only the manager's action records had a score and an outcome; they stay in the line people read.
+    `UPDATE events SET message = message
+      || COALESCE(' (score ' || CAST(score AS ${text}) || ')', '')
+      || COALESCE('; ' || outcome, '')`,
+    'ALTER TABLE events DROP COLUMN score',
+    'ALTER TABLE events DROP COLUMN outcome',
+    'DROP INDEX interventions_by_computation',
+    'CREATE INDEX events_by_computation ON events (computation_id)',
+    `CREATE TABLE actions (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      epoch ${int} NOT NULL,
+      kind ${text} NOT NULL,
+      vm_id ${text},
+      actor ${text} NOT NULL,
+      cause ${text} NOT NULL,
+      reason ${text} NOT NULL,
+      status ${text} NOT NULL,
+      outcome ${text} NOT NULL,
+      dry_run ${int} NOT NULL,
+      at ${int} NOT NULL
+    )`,
+    'CREATE INDEX actions_by_computation ON actions (computation_id)',
+    `CREATE TABLE alerts (
+      id ${autoId},
+      computation_id ${text} NOT NULL REFERENCES computations (id),
+      vm_id ${text} NOT NULL,
+      name ${text} NOT NULL,
+      severity ${text} NOT NULL,
+      epoch ${int} NOT NULL,
+      reason ${text} NOT NULL,
+      fired_at ${int} NOT NULL,
+      resolved_epoch ${int},
+      resolved_at ${int},
+      resolution ${text}
+    )`,
+    'CREATE INDEX alerts_by_computation ON alerts (computation_id)',
+  ],
+};
+
 /** Every migration, by ascending version. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, memoryInBytes];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, memoryInBytes, trueRecords];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.reduce((latest, m) => Math.max(latest, m.version), 0);
 
-/** Migrations not yet applied, in the order to apply them. */
-export function pendingMigrations(applied: ReadonlySet<number>): Migration[] {
-  return MIGRATIONS.filter((m) => !applied.has(m.version)).sort((a, b) => a.version - b.version);
+/**
+ * Migrations not yet applied up to version `target`, in the order to apply them;
+ * SchemaTooNewError when the database at `location` has a version this code does not know.
+ */
+export function pendingMigrations(applied: ReadonlySet<number>, location: string, target = LATEST_SCHEMA_VERSION): Migration[] {
+  const newest = Math.max(0, ...applied);
+  if (newest > LATEST_SCHEMA_VERSION) throw new SchemaTooNewError(location, newest, LATEST_SCHEMA_VERSION);
+  return MIGRATIONS.filter((m) => !applied.has(m.version) && m.version <= target).sort((a, b) => a.version - b.version);
 }

@@ -1,9 +1,9 @@
 // The repository interface: everything shadowvm persists, as typed methods. No SQL leaves
-// src/store; SQLite implements this now, and PostgreSQL can later from the same migrations.
+// src/store; SQLite and PostgreSQL implement it from the same migrations.
 // Methods are synchronous because checkpoint pages are read synchronously during a restore
 // (RestoreTarget.readPage).
 
-import type { Divergence, DivergenceId, EpochRecord, PageDelta } from '../difflog/types.js';
+import type { Divergence, DivergenceId, EpochRecord, PageDelta, VerdictId, VerdictRecord, VerdictResolution } from '../difflog/types.js';
 import type { DiversityProfile, InputRecord, Role, StateDigest, VmEnd } from '../drivers/types.js';
 
 /** Any JSON value (configs, reports, audit details). */
@@ -91,19 +91,24 @@ export interface DivergenceAppend {
   readonly deltas: readonly Omit<PageDelta, 'divergenceId'>[];
 }
 
-/** Everything logged at one epoch boundary; written in one transaction. */
+/** Everything logged at one resolution of an epoch barrier; written in one transaction. */
 export interface EpochAppend {
   readonly record: EpochRecord;
   readonly divergences: readonly DivergenceAppend[];
+  /** The vote, when the replicas differed (an agreeing epoch has none). */
+  readonly verdict?: Omit<VerdictRecord, 'resolution'>;
 }
 
 export interface AppendedEpoch {
   /** Ids of the appended divergences, in the order given. */
   readonly divergenceIds: readonly DivergenceId[];
+  /** Id of the appended verdict, when one was given. */
+  readonly verdictId: VerdictId | null;
 }
 
 export type StoredEpochRecord = EpochRecord & { readonly at: Timestamp };
 export type StoredDivergence = Divergence & { readonly id: DivergenceId; readonly at: Timestamp };
+export type StoredVerdict = VerdictRecord & { readonly id: VerdictId; readonly at: Timestamp };
 
 /** Inclusive epoch bounds; either side open when absent. */
 export interface EpochRange {
@@ -135,6 +140,10 @@ export interface DiffLogRepository {
   readDivergences(computationId: string, query?: DivergenceQuery): Paged<StoredDivergence>;
   /** The stored page deltas of one divergence, by page. */
   readPageDeltas(divergenceId: DivergenceId): PageDelta[];
+  /** Verdicts in the order they were logged. */
+  readVerdicts(computationId: string, range?: EpochRange): StoredVerdict[];
+  /** Settles an undecided verdict (VerdictNotFoundError for an unknown id). */
+  resolveVerdict(id: VerdictId, resolution: VerdictResolution): void;
 }
 
 // ---- input log ----------------------------------------------------------------------------------
@@ -200,30 +209,92 @@ export interface CheckpointRepository {
   pageStats(): { readonly pages: number; readonly bytes: number };
 }
 
-// ---- audit: interventions and predictions -------------------------------------------------------
+// ---- audit: events, actions, alerts and predictions --------------------------------------------
 
-/** An action taken (or decided) about a computation, with its reason: the audit trail. */
-export interface Intervention {
+/** Something that happened to a computation that is not an action: its timeline. */
+export interface NewEvent {
   readonly computationId: string;
   readonly vmId: string | null;
   readonly epoch: number | null;
-  /** e.g. 'rollback', 'resources', 'alert' (the manager defines the vocabulary). */
+  /** e.g. 'checkpoint', 'restore-verified', 'fault', 'vm-end', 'note' (the manager's vocabulary). */
   readonly kind: string;
-  readonly reason: string;
-  /** The score that triggered it, when a prediction did. */
-  readonly score: number | null;
-  /** What came of it, one line; null while pending or when not applicable. */
-  readonly outcome: string | null;
+  /** One line for people. */
+  readonly message: string;
   readonly detail: Json | null;
 }
 
-export type StoredIntervention = Intervention & { readonly id: number; readonly at: Timestamp };
+export type StoredEvent = NewEvent & { readonly id: number; readonly at: Timestamp };
+
+/** Who decided an action: the vote, the policy, or a person through the API or the CLI. */
+export type ActionActor = 'vote' | 'policy' | 'api' | 'cli' | 'manager';
+
+/** Why an action was taken: the verdict, prediction or request it answers. */
+export type ActionCause =
+  | {
+      readonly kind: 'verdict';
+      readonly epoch: number;
+      readonly attempt: number;
+      readonly verdict: string;
+      readonly blamed: readonly string[];
+    }
+  | {
+      readonly kind: 'prediction';
+      /** The stored prediction's id (AuditRepository.appendPredictions). */
+      readonly predictionId: number;
+      /** The policy rule that turned it into this action, e.g. "levels.predict-failure" or "forecast.memory". */
+      readonly rule: string;
+      readonly level: string | null;
+      readonly score: number;
+    }
+  | { readonly kind: 'request'; readonly reason: string };
+
+/** An action actually carried out (or refused, rate-limited, dry-run): one row per action. */
+export interface NewAction {
+  readonly computationId: string;
+  readonly epoch: number;
+  /** e.g. 'rollback', 'refork', 'retry', 'drop-shadow', 'raise-memory', 'alert' (the manager's vocabulary). */
+  readonly kind: string;
+  /** The VM acted on (the rolled-back primary, the re-forked shadow, the alert's subject); null for the computation. */
+  readonly vmId: string | null;
+  readonly actor: ActionActor;
+  readonly cause: ActionCause;
+  /** One line for people: what was done and why. */
+  readonly reason: string;
+  /** 'applied' | 'failed' | 'skipped' | 'rate-limited' | 'dry-run' | 'queued'. */
+  readonly status: string;
+  /** One line: what came of it. */
+  readonly outcome: string;
+  readonly dryRun: boolean;
+}
+
+export type StoredAction = NewAction & { readonly id: number; readonly at: Timestamp };
+
+/** An alert that fired; it stays open until resolved, and says why when it is. */
+export interface NewAlert {
+  readonly computationId: string;
+  readonly vmId: string;
+  /** The policy level or forecast it is about (e.g. "predict-failure", "forecast-memory"). */
+  readonly name: string;
+  readonly severity: string;
+  readonly epoch: number;
+  readonly reason: string;
+}
+
+export interface StoredAlert extends NewAlert {
+  readonly id: number;
+  readonly firedAt: Timestamp;
+  readonly resolvedEpoch: number | null;
+  readonly resolvedAt: Timestamp | null;
+  /** Why it was resolved (score back under the exit threshold, replica re-forked, computation ended). */
+  readonly resolution: string | null;
+}
 
 export type PredictionLevel = 'warning' | 'failure';
 
 /** A detector's score crossing a threshold for one VM at one epoch. */
 export interface Prediction {
   readonly computationId: string;
+  /** The replica the prediction is about: for a state difference, the one the vote blamed. */
   readonly vmId: string;
   readonly epoch: number;
   readonly detector: string;
@@ -234,10 +305,20 @@ export interface Prediction {
 export type StoredPrediction = Prediction & { readonly id: number; readonly at: Timestamp };
 
 export interface AuditRepository {
-  appendIntervention(intervention: Intervention): StoredIntervention;
-  listInterventions(computationId: string): StoredIntervention[];
-  appendPredictions(predictions: readonly Prediction[]): void;
+  appendEvent(event: NewEvent): StoredEvent;
+  /** In the order they were appended. */
+  listEvents(computationId: string): StoredEvent[];
+  appendAction(action: NewAction): StoredAction;
+  /** In the order they were appended. */
+  listActions(computationId: string): StoredAction[];
+  /** Returns the stored predictions (with their ids), in the order given. */
+  appendPredictions(predictions: readonly Prediction[]): StoredPrediction[];
   listPredictions(computationId: string, range?: EpochRange): StoredPrediction[];
+  openAlert(alert: NewAlert): StoredAlert;
+  /** Resolves an open alert (AlertNotFoundError for an unknown id; resolving twice keeps the first). */
+  resolveAlert(id: number, resolution: { readonly epoch: number; readonly reason: string }): void;
+  /** Every alert of the computation, open ones included, in the order they fired. */
+  listAlerts(computationId: string): StoredAlert[];
 }
 
 // ---- the store ----------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ export function events(query, onEvent, onState) {
   const params = new URLSearchParams(query);
   if (token) params.set('access_token', token);
   const source = new EventSource(`/events?${params}`);
-  const types = ['status', 'epoch', 'divergence', 'score', 'prediction', 'intervention', 'event', 'end', 'reset'];
+  const types = ['status', 'endpoints', 'epoch', 'divergence', 'verdict', 'score', 'prediction', 'intervention', 'event', 'end', 'reset'];
   for (const type of types) source.addEventListener(type, (message) => onEvent(type, JSON.parse(message.data)));
   source.onopen = () => onState?.('live');
   source.onerror = () => onState?.(source.readyState === EventSource.CLOSED ? 'lost' : 'connecting');

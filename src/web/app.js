@@ -1,13 +1,13 @@
 // The dashboard: computations on the left, the selected one on the right with its live charts,
 // timeline, checkpoints and controls. State comes from the REST API; the event stream says when
-// something changed and carries the live series (scores, page differences).
+// something changed and carries the live series (scores, page differences, verdicts).
 
 import { api, events } from './api.js';
-import { DriftChart, PageMap } from './charts.js';
-import { renderCheckpoints, renderComputations, renderFacts, renderTimeline } from './panels.js';
+import { PageMap, ScoreChart } from './charts.js';
+import { renderCheckpoints, renderComputations, renderEndpoints, renderFacts, renderTimeline } from './panels.js';
 
 const $ = (id) => document.getElementById(id);
-const state = { selected: null, stream: null, drift: null, pages: null, computation: null };
+const state = { selected: null, stream: null, scores: null, pages: null, computation: null };
 
 // At most one run per `ms`, and always one after the last call. (A debounce that restarts its
 // timer on every call would never run while a fast computation streams events without pause.)
@@ -39,7 +39,7 @@ async function refreshDetail() {
   if (!id) return;
   const [computation, timeline, checkpoints] = await Promise.all([
     api('GET', `/api/computations/${id}`),
-    api('GET', `/api/computations/${id}/interventions`),
+    api('GET', `/api/computations/${id}/timeline`),
     api('GET', `/api/computations/${id}/checkpoints`),
   ]);
   if (id !== state.selected) return;
@@ -49,6 +49,7 @@ async function refreshDetail() {
   $('d-status').textContent = computation.live?.phase === 'queued' ? 'queued' : computation.status;
   $('d-status').dataset.status = computation.status;
   renderFacts($('d-facts'), computation);
+  renderEndpoints($('d-endpoints'), computation);
   renderTimeline($('timeline').querySelector('tbody'), timeline.items);
   renderCheckpoints($('checkpoints').querySelector('tbody'), checkpoints.items);
   const targets = computation.live?.replicas.map((r) => r.name) ?? [];
@@ -61,7 +62,7 @@ async function refreshDetail() {
   for (const button of ['inject', 'rollback', 'apply-thresholds', 'cancel'])
     $(button).disabled = !(running || (button === 'cancel' && computation.live?.phase === 'queued'));
   const levels = Object.values(computation.live?.thresholds ?? {})[0];
-  state.drift.setThresholds(levels);
+  state.scores.setThresholds(levels);
   if (levels && document.activeElement?.id !== 'th-warn' && document.activeElement?.id !== 'th-fail') {
     $('th-warn').value = levels.find((l) => l.name === 'warn')?.enter ?? '';
     $('th-fail').value = levels.find((l) => l.name === 'predict-failure')?.enter ?? '';
@@ -80,13 +81,15 @@ function select(id) {
   $('empty').hidden = true;
   $('drift').replaceChildren();
   $('heatmap').replaceChildren();
-  state.drift = new DriftChart($('drift'));
-  state.pages = new PageMap($('heatmap'));
+  $('blamed').replaceChildren();
+  state.scores = new ScoreChart($('drift'));
+  state.pages = new PageMap($('heatmap'), $('blamed'));
   // Replays what the manager still keeps of this computation, then follows it live.
   state.stream = events({ computation: id, lastEventId: '0' }, (type, data) => {
     if (data.computationId !== state.selected) return;
-    if (type === 'score') state.drift.add(data.at, data.scores);
+    if (type === 'score') state.scores.add(data.at, data.scores);
     else if (type === 'divergence') state.pages.add(data.epoch, data.vmId, data.pages);
+    else if (type === 'verdict') state.pages.blame(data.epoch, data.blamed);
     else if (type === 'epoch') state.pages.extend(data.epoch);
     if (type !== 'score' && type !== 'divergence') refreshDetailSoon();
   });
@@ -144,21 +147,41 @@ $('apply-thresholds').addEventListener('click', () =>
   }),
 );
 
+// The form shows the fields of the chosen driver only (CSS on data-driver).
+$('start').elements.driver.addEventListener('change', (event) => {
+  $('start').dataset.driver = event.target.value;
+});
+
+/** The driver's part of POST /api/computations, from the form. */
+function driverBody(text) {
+  const words = (name) => (text(name) ? text(name).split(/\s+/) : []);
+  if (text('driver') === 'qemu') {
+    return {
+      driver: 'qemu',
+      mode: text('mode'),
+      kernelArgs: words('kernelArgs'),
+      ...(text('image') ? { image: text('image') } : {}),
+      ...(text('epochMs') ? { epochMs: Number(text('epochMs')) } : {}),
+    };
+  }
+  return {
+    guest: text('guest'),
+    args: words('args'),
+    profiles: text('profiles')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+    ...(text('epochEvents') ? { epochEvents: Number(text('epochEvents')) } : {}),
+  };
+}
+
 $('start').addEventListener('submit', async (event) => {
   event.preventDefault();
   const form = new FormData(event.target);
   const text = (name) => String(form.get(name) ?? '').trim();
   const body = {
-    guest: text('guest'),
-    args: text('args') ? text('args').split(/\s+/) : [],
+    ...driverBody(text),
     shadows: Number(text('shadows') || 2),
-    profiles: text('profiles')
-      ? text('profiles')
-          .split(',')
-          .map((p) => p.trim())
-          .filter(Boolean)
-      : [],
-    ...(text('epochEvents') ? { epochEvents: Number(text('epochEvents')) } : {}),
     ...(text('maxEpochs') ? { maxEpochs: Number(text('maxEpochs')) } : {}),
   };
   $('start-error').textContent = '';

@@ -1,5 +1,6 @@
-// The two live charts, both uPlot: each VM's drift score over time against the policy's
-// thresholds, and the page-difference map (differing pages × epochs, one colour per shadow).
+// The two live charts, both uPlot: each VM's failure-prediction score over time against the policy's
+// thresholds, and the page-difference map (differing pages × epochs, one colour per shadow
+// compared, and above each epoch the vote found differing, the replica it blamed).
 
 import uPlot from '/vendor/uPlot.esm.js';
 
@@ -19,7 +20,7 @@ function sizeOf(element) {
   return { width: Math.max(200, Math.floor(box.width)), height: Math.max(120, Math.floor(box.height) - 28) };
 }
 
-export class DriftChart {
+export class ScoreChart {
   constructor(element) {
     this.element = element;
     this.slots = [];
@@ -108,9 +109,13 @@ export class DriftChart {
 }
 
 export class PageMap {
-  constructor(element) {
+  /** `caption` lists the latest verdicts in words (the map marks them). */
+  constructor(element, caption) {
     this.element = element;
+    this.caption = caption;
     this.cells = new Map();
+    /** Epoch → replicas the vote blamed there ("primary", "shadow1"…); empty when it could not decide. */
+    this.blamed = new Map();
     this.shadows = [];
     this.maxPage = 16;
     this.minEpoch = 1;
@@ -124,7 +129,8 @@ export class PageMap {
         ],
         scales: {
           x: { time: false, range: () => [this.minEpoch - 0.5, this.maxEpoch + 0.5] },
-          y: { range: () => [0, this.maxPage + 1] },
+          // Headroom above the highest page: the band where the blamed replicas are marked.
+          y: { range: () => [0, (this.maxPage + 1) * 1.18] },
         },
         axes: [
           { ...AXIS, label: 'epoch', labelSize: 14, labelFont: AXIS.font },
@@ -158,6 +164,23 @@ export class PageMap {
     this.element.dataset.cells = String(this.cells.size);
   }
 
+  /** The vote at `epoch` blamed these VM ids (none: no majority). */
+  blame(epoch, vmIds) {
+    this.blamed.set(epoch, vmIds.map(slotOf));
+    const latest = [...this.blamed].sort((a, b) => b[0] - a[0]).slice(0, 4);
+    this.caption.dataset.blamed = [...this.blamed].map(([e, slots]) => `${e}:${slots.join('+') || 'undecided'}`).join(' ');
+    this.caption.replaceChildren(
+      'blamed: ',
+      ...latest.flatMap(([e, slots], i) => {
+        const who = document.createElement('b');
+        who.textContent = slots.join(', ') || 'no majority';
+        who.style.color = slots.length === 1 ? colourOf(slots[0]) : '';
+        return [...(i > 0 ? [' · '] : []), `epoch ${e} `, who];
+      }),
+    );
+    this.extend(epoch);
+  }
+
   extend(epoch) {
     this.minEpoch = Math.min(this.minEpoch, epoch);
     this.maxEpoch = Math.max(this.maxEpoch, epoch);
@@ -189,6 +212,28 @@ export class PageMap {
         ctx.globalAlpha = 0.85;
         ctx.fillRect(x + (i * width) / parts.length, y, width / parts.length, height);
       });
+    }
+    // The blamed replica above its epoch: a marker in its colour, and its name when there is room.
+    ctx.globalAlpha = 1;
+    ctx.font = `${Math.round(10 * devicePixelRatio)}px system-ui, sans-serif`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    const top = u.bbox.top + 2 * devicePixelRatio;
+    const size = 5 * devicePixelRatio;
+    let labelledTo = Number.NEGATIVE_INFINITY;
+    for (const [epoch, slots] of [...this.blamed].sort((a, b) => a[0] - b[0])) {
+      const centre = u.valToPos(epoch, 'x', true);
+      ctx.fillStyle = slots.length === 1 ? colourOf(slots[0]) : '#c9d1d9';
+      ctx.beginPath();
+      ctx.moveTo(centre - size, top);
+      ctx.lineTo(centre + size, top);
+      ctx.lineTo(centre, top + size * 1.4);
+      ctx.fill();
+      const label = slots.join('+') || 'no majority';
+      const half = ctx.measureText(label).width / 2;
+      if (centre - half <= labelledTo) continue;
+      ctx.fillText(label, centre, top + size * 1.8);
+      labelledTo = centre + half + 4 * devicePixelRatio;
     }
     ctx.restore();
   }

@@ -8,7 +8,7 @@ import { DEFAULT_CONFIG } from '../../computation/config.js';
 import { launch } from '../../computation/launch.js';
 import type { ComputationReport } from '../../computation/report.js';
 import { wasmComputation } from '../../computation/spec.js';
-import { Progress, summary, table } from '../display.js';
+import { describeVerdict, Progress, summary, table } from '../display.js';
 import { parseCommandFlags, parseCount } from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
 
@@ -46,7 +46,7 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
       json,
     );
     const identical = reference.stdout.equals(faulted.stdout);
-    const detectedAt = faulted.report.divergences.find((d) => d.vm.endsWith('shadow1') || d.vm.endsWith('shadow2'))?.epoch;
+    const detectedAt = faulted.report.divergences[0]?.epoch;
     const outcome = {
       reference: { computationId: reference.report.computationId, epochs: reference.report.epochs, sha256: sha256(reference.stdout) },
       shadowed: faulted.report,
@@ -67,7 +67,9 @@ export async function demoCommand(argv: readonly string[]): Promise<number> {
           [
             `primary, epoch ${faultEpoch}`,
             detectedAt !== undefined ? `epoch ${detectedAt}` : 'no',
-            faulted.report.votes[0]?.message.replace(/^vote: /, '') ?? 'none',
+            faulted.report.verdicts[0]
+              ? describeVerdict(faulted.report.verdicts[0].kind, faulted.report.verdicts[0].blamed).replace(/^vote: /, '')
+              : 'none',
             faulted.report.rollbacks.length > 0 ? `yes (${faulted.report.rollbacks.length})` : 'no',
             identical ? `identical to the reference (sha256 ${sha256(faulted.stdout).slice(0, 16)}…)` : 'DIFFERENT from the reference',
           ],
@@ -96,6 +98,7 @@ async function capture(
       sink: { write: (stream, bytes) => (stream === 'stdout' ? chunks.push(Buffer.from(bytes)) : undefined) },
       observers: [progress],
       onEvent: (event) => progress.event(event),
+      onAction: (action) => progress.action(action),
     });
     return { report, stdout: Buffer.concat(chunks) };
   } finally {

@@ -1,9 +1,9 @@
 // `shadowvm log <computation-id>`: the differential log, epoch by epoch — what each shadow
 // differed in, and what the manager did about it.
 
-import { ComputationNotFoundError } from '../../store/errors.js';
-import type { Store, StoredDivergence, StoredIntervention } from '../../store/types.js';
+import { type LogPage, readLog } from '../../computation/log-view.js';
 import { remoteLog, SERVER_OPTIONS, serverFrom } from '../client.js';
+import { describeAction, describeVerdict } from '../display.js';
 import { parseCommandFlags, parseCount, UsageError } from '../parse.js';
 import { openStoreFromFlag, STORE_OPTION } from '../store-flag.js';
 
@@ -43,71 +43,46 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
   }
 }
 
-export interface DiffLogView {
-  readonly computation: { id: string; name: string; status: string; exitCode: number | null };
-  readonly epochs: {
-    epoch: number;
-    verified: boolean;
-    vms: Record<string, { instructions: number; runMs: number; memoryBytes: number; lagMs: number }>;
-  }[];
-  readonly divergences: (StoredDivergence & { deltaBytes: number })[];
-  readonly events: StoredIntervention[];
-  readonly stats: ReturnType<Store['stats']>;
-}
-
-export function readLog(store: Store, id: string, range: { from?: number; to?: number }): DiffLogView {
-  const computation = store.computations.get(id);
-  if (!computation) throw new ComputationNotFoundError(id);
-  const divergences: (StoredDivergence & { deltaBytes: number })[] = [];
-  let after: number | undefined;
-  for (;;) {
-    const page = store.difflog.readDivergences(id, { ...range, ...(after !== undefined ? { after } : {}), limit: 1000 });
-    for (const divergence of page.items) {
-      const deltaBytes = store.difflog.readPageDeltas(divergence.id).reduce((sum, d) => sum + d.delta.length, 0);
-      divergences.push({ ...divergence, deltaBytes });
-    }
-    if (page.next === null) break;
-    after = page.next;
-  }
-  const inRange = (epoch: number | null) => epoch === null || ((range.from ?? 0) <= epoch && epoch <= (range.to ?? Infinity));
-  return {
-    computation: { id, name: computation.name, status: computation.status, exitCode: computation.exitCode },
-    epochs: store.difflog.readEpochs(id, range).map((record) => ({
-      epoch: record.epoch,
-      verified: record.verified,
-      vms: Object.fromEntries(
-        Object.entries(record.metrics).map(([vm, m]) => [
-          vm,
-          { instructions: m.instructions, runMs: round(m.runMs), memoryBytes: m.memoryBytes, lagMs: round(m.extra?.lagMs ?? 0) },
-        ]),
-      ),
-    })),
-    divergences,
-    events: store.audit.listInterventions(id).filter((event) => inRange(event.epoch)),
-    stats: store.stats(id),
-  };
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
-export function formatLog(log: DiffLogView, all: boolean): string {
+/** The log as the CLI prints it: epoch by epoch, each resolution with what differed and what was done. */
+export function formatLog(log: LogPage, all: boolean): string {
+  const { computation } = log;
   const lines = [
-    `computation ${log.computation.id} (${log.computation.name}): ${log.computation.status}${log.computation.exitCode !== null ? `, exit code ${log.computation.exitCode}` : ''}`,
+    `computation ${computation.id} (${computation.name}): ${computation.status}${computation.exitCode !== null ? `, exit code ${computation.exitCode}` : ''}`,
   ];
-  const divergencesByEpoch = groupBy(log.divergences, (d) => d.epoch);
-  const eventsByEpoch = groupBy(log.events, (e) => e.epoch ?? 0);
+  const key = (epoch: number, attempt: number) => `${epoch}/${attempt}`;
+  const divergences = groupBy(log.divergences, (d) => key(d.epoch, d.attempt));
+  const verdicts = groupBy(log.verdicts, (v) => key(v.epoch, v.attempt));
+  // Actions and events carry their epoch only: each belongs to the latest resolution of that epoch logged before it.
+  const resolutionOf = (epoch: number | null, at: number) => {
+    const candidates = log.epochs.filter((e) => e.epoch === epoch && e.at <= at);
+    const last = candidates[candidates.length - 1] ?? log.epochs.find((e) => e.epoch === epoch);
+    return last ? key(last.epoch, last.attempt) : key(epoch ?? 0, 1);
+  };
+  const actions = groupBy(log.actions, (a) => resolutionOf(a.epoch, a.at));
+  const events = groupBy(log.events, (e) => resolutionOf(e.epoch, e.at));
   for (const record of log.epochs) {
-    const divergences = divergencesByEpoch.get(record.epoch) ?? [];
-    const events = eventsByEpoch.get(record.epoch) ?? [];
-    if (!all && divergences.length === 0 && events.length === 0) continue;
+    const at = key(record.epoch, record.attempt);
+    const shown = [...(divergences.get(at) ?? []), ...(verdicts.get(at) ?? []), ...(actions.get(at) ?? []), ...(events.get(at) ?? [])];
+    if (!all && shown.length === 0) continue;
     const primary = Object.values(record.vms)[0];
     const memory = primary ? ` memory ${(primary.memoryBytes / 2 ** 20).toFixed(1)} MiB` : '';
-    lines.push(`epoch ${record.epoch}: ${record.verified ? 'verified' : 'not verified'}${memory}`);
-    for (const d of divergences)
-      lines.push(`  ≠ ${d.vmId}: ${d.kind}: ${d.summary}${d.deltaBytes > 0 ? ` (${d.deltaBytes} delta bytes)` : ''}`);
-    for (const e of events) lines.push(`  • ${e.kind}: ${e.reason}`);
+    const attempt = record.attempt > 1 ? ` (attempt ${record.attempt})` : '';
+    lines.push(`epoch ${record.epoch}${attempt}: ${record.verified ? 'verified' : 'not verified'}${memory}`);
+    for (const d of divergences.get(at) ?? []) {
+      lines.push(`  ≠ ${d.vmId} vs ${d.peerVmId}: ${d.kind}: ${d.summary}${d.deltaBytes > 0 ? ` (${d.deltaBytes} delta bytes)` : ''}`);
+    }
+    for (const v of verdicts.get(at) ?? []) {
+      const settled = v.resolution
+        ? `; settled at attempt ${v.resolution.attempt}: ${v.resolution.kind}${v.resolution.blamed.length > 0 ? ` (${v.resolution.blamed.join(', ')})` : ''}`
+        : '';
+      lines.push(`  ${describeVerdict(v.kind, v.blamed)}${settled}`);
+    }
+    for (const a of actions.get(at) ?? []) lines.push(`  → ${describeAction(a)}`);
+    for (const e of events.get(at) ?? []) lines.push(`  • ${e.kind}: ${e.message}`);
+  }
+  for (const alert of log.alerts) {
+    const state = alert.resolution === null ? 'still open' : `resolved at epoch ${alert.resolvedEpoch}: ${alert.resolution}`;
+    lines.push(`alert ${alert.name} (${alert.severity}) on ${alert.vmId}, fired at epoch ${alert.epoch}: ${state}`);
   }
   const { stats } = log;
   const full = stats.fullCaptureBytes;
@@ -118,8 +93,8 @@ export function formatLog(log: DiffLogView, all: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
-function groupBy<T>(items: readonly T[], key: (item: T) => number): Map<number, T[]> {
-  const groups = new Map<number, T[]>();
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
   for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), item]);
   return groups;
 }

@@ -3,15 +3,14 @@
 // `shadowvm run --driver qemu [-- kernel params]` does the same with a real Linux guest under QEMU.
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { type ComputationConfig, DEFAULT_CONFIG, type PlannedFault } from '../../computation/config.js';
+import { type ComputationConfig, DEFAULT_CONFIG, DEFAULT_QEMU_MEMORY_BYTES, type PlannedFault } from '../../computation/config.js';
 import { launch } from '../../computation/launch.js';
 import type { ComputationReport } from '../../computation/report.js';
-import { SPEC_VERSION, wasmComputation } from '../../computation/spec.js';
+import { type ComputationSpec, qemuComputation, wasmComputation } from '../../computation/spec.js';
 import { defaultGuestDir } from '../../drivers/guest-image.js';
-import type { DriverSpec } from '../../drivers/spec.js';
+import { ShadowvmError } from '../../errors.js';
 import { defaultPolicy, loadPolicyFile, type Policy } from '../../policy/index.js';
-import { remoteRun, SERVER_OPTIONS, serverFrom } from '../client.js';
+import { type RemoteDriver, remoteRun, SERVER_OPTIONS, serverFrom } from '../client.js';
 import { Progress, summary } from '../display.js';
 import {
   parseBitflip,
@@ -29,7 +28,7 @@ export const RUN_USAGE = `usage: shadowvm run GUEST.wasm [options] [-- guest arg
        shadowvm run --driver qemu [options] [-- kernel params, e.g. shadowvm.rounds=20]
   --driver wasm|qemu          what runs the replicas (default wasm; qemu boots the "shadowvm guest build" Linux guest)
   --mode lockstep|free        qemu: shadows replay the primary's record (default) or run free beside it
-  --image DIR                 qemu: guest image directory (default: the built default guest)
+  --image DIR                 qemu: guest image directory (default: the built default guest; with --server, one in its images directory)
   --shadows N                 shadow VMs beside the primary (default ${DEFAULT_CONFIG.shadows})
   --profiles A,B              diversity profile of each shadow in turn (thread/v8, process/liftoff, process/turbofan)
   --epoch-events N            counted guest events per epoch (default ${DEFAULT_CONFIG.epochs.events}; 0 = off)
@@ -74,13 +73,10 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const server = serverFrom(values);
   if (server) {
     return remoteRun(server, {
-      guest: positionals[0] as string,
-      args: guestArgs,
-      env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+      driver: remoteDriverFrom(values, positionals[0], guestArgs),
       config,
       ...(values.policy ? { policyText: readFileSync(values.policy, 'utf8') } : {}),
       dryRun: values['dry-run'] === true,
-      ...(process.stdin.isTTY ? {} : { stdin: readFileSync(0, 'utf8') }),
       json: values.json === true,
       quiet: values.quiet === true,
       ...(values.report ? { reportPath: values.report } : {}),
@@ -91,6 +87,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
   const policy = await policyFrom(values.policy, values['dry-run'] === true);
   const store = openStoreFromFlag(values.store);
   let report: ComputationReport;
+  let created: string | undefined;
   try {
     const common = {
       config,
@@ -98,6 +95,7 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
       sink: { write: (stream: string, bytes: Uint8Array) => (stream === 'stderr' ? process.stderr : process.stdout).write(bytes) },
       observers: [progress],
       onEvent: (event: Parameters<Progress['event']>[0]) => progress.event(event),
+      onAction: (action: Parameters<Progress['action']>[0]) => progress.action(action),
       policy,
       writeLine: (line: string) => {
         if (!quiet) {
@@ -106,13 +104,23 @@ export async function runCommand(argv: readonly string[]): Promise<number> {
         }
       },
     };
-    report = await launch({
-      ...common,
-      spec: { version: SPEC_VERSION, driver: driverSpecFrom(values, positionals[0], guestArgs, config), config },
-      context: { stdinFd: 0 },
-      onEndpoints: (endpoints) => {
-        for (const endpoint of endpoints) common.writeLine(`shadowvm: ${endpoint.note}: ${endpoint.url}`);
-      },
+    report = await untilSettled(
+      launch({
+        ...common,
+        spec: specFrom(values, positionals[0], guestArgs, config),
+        context: { stdinFd: 0 },
+        onEndpoints: (endpoints) => {
+          for (const endpoint of endpoints) common.writeLine(`shadowvm: ${endpoint.note}: ${endpoint.url}`);
+        },
+        onCreated: (id) => {
+          created = id;
+        },
+      }),
+    ).catch((error: unknown) => {
+      if (error instanceof ComputationStalledError && created !== undefined) {
+        store.computations.update(created, { status: 'failed', report: { end: error.message } });
+      }
+      throw error;
     });
   } finally {
     progress.clear();
@@ -170,15 +178,45 @@ function withDryRun(policy: Policy): Policy {
 
 type RunFlags = ReturnType<typeof parseFlags>['values'];
 
-/** The driver's spec: a wasm module with its argv, or the QEMU guest with extra kernel parameters. */
-function driverSpecFrom(values: RunFlags, module: string | undefined, guestArgs: readonly string[], config: ComputationConfig): DriverSpec {
+/** Nothing is left that could settle the computation: a bug of shadowvm's, reported as one. */
+export class ComputationStalledError extends ShadowvmError {
+  constructor() {
+    super(
+      'computation-stalled',
+      'internal error: the computation stopped without ending (nothing was left to wake it); its row is marked failed — please report this',
+      70,
+    );
+  }
+}
+
+/**
+ * The computation's result, or ComputationStalledError when the event loop empties first: a
+ * pending promise that nothing can settle would otherwise let the process exit 0 with no output.
+ */
+async function untilSettled<T>(running: Promise<T>): Promise<T> {
+  let onIdle: (() => void) | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    onIdle = () => reject(new ComputationStalledError());
+    process.once('beforeExit', onIdle);
+  });
+  try {
+    return await Promise.race([running, stalled]);
+  } finally {
+    if (onIdle) process.off('beforeExit', onIdle);
+  }
+}
+
+/** The computation's spec: a wasm module with its argv, or the QEMU guest with extra kernel parameters. */
+function specFrom(values: RunFlags, module: string | undefined, guestArgs: readonly string[], config: ComputationConfig): ComputationSpec {
   if (values.driver === 'qemu') {
-    const mode = values.mode ?? 'lockstep';
-    if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
-    const epochMs =
-      values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
-    const image = resolve(values.image ?? defaultGuestDir);
-    return { kind: 'qemu', mode, image, kernelArgs: [...guestArgs], ...(epochMs !== undefined ? { epochMs } : {}) };
+    const epochMs = qemuEpochMs(values);
+    return qemuComputation({
+      mode: qemuMode(values),
+      image: values.image ?? defaultGuestDir,
+      kernelArgs: guestArgs,
+      ...(epochMs !== undefined ? { epochMs } : {}),
+      config,
+    });
   }
   return wasmComputation({
     module: module as string,
@@ -187,11 +225,42 @@ function driverSpecFrom(values: RunFlags, module: string | undefined, guestArgs:
     ...(values['input-dir'] ? { inputDir: values['input-dir'] } : {}),
     stdin: 'live',
     config,
-  }).driver;
+  });
 }
 
-/** A QEMU guest's RAM is a file on tmpfs hashed every epoch: keep the default small. */
-const qemuDefaultMemory = 128 * 2 ** 20;
+/** What runs the replicas in the manager: GUEST and --image name files in its own directories. */
+function remoteDriverFrom(values: RunFlags, module: string | undefined, guestArgs: readonly string[]): RemoteDriver {
+  if (values['input-dir'] !== undefined)
+    throw new UsageError('run: --input-dir names a directory of this host; it cannot go with --server');
+  if (values.driver === 'qemu') {
+    const epochMs = qemuEpochMs(values);
+    return {
+      driver: 'qemu',
+      mode: qemuMode(values),
+      ...(values.image !== undefined ? { image: values.image } : {}),
+      kernelArgs: guestArgs,
+      ...(epochMs !== undefined ? { epochMs } : {}),
+    };
+  }
+  return {
+    driver: 'wasm',
+    guest: module as string,
+    args: guestArgs,
+    env: Object.fromEntries((values.env ?? []).map(parseEnv)),
+    ...(process.stdin.isTTY ? {} : { stdin: readFileSync(0, 'utf8') }),
+  };
+}
+
+function qemuMode(values: RunFlags): 'lockstep' | 'free' {
+  const mode = values.mode ?? 'lockstep';
+  if (mode !== 'lockstep' && mode !== 'free') throw new UsageError(`run: --mode ${mode}: expected lockstep or free`);
+  return mode;
+}
+
+/** A QEMU epoch's wall-clock length from --epoch-ms; the driver's default when absent or 0. */
+function qemuEpochMs(values: RunFlags): number | undefined {
+  return values['epoch-ms'] !== undefined && values['epoch-ms'] !== '0' ? parseDuration('--epoch-ms', values['epoch-ms']) : undefined;
+}
 
 export function configFrom(values: RunFlags): ComputationConfig {
   const faults: PlannedFault[] = [
@@ -233,7 +302,7 @@ export function configFrom(values: RunFlags): ComputationConfig {
       values.memory !== undefined
         ? parseSize('--memory', values.memory)
         : values.driver === 'qemu'
-          ? qemuDefaultMemory
+          ? DEFAULT_QEMU_MEMORY_BYTES
           : DEFAULT_CONFIG.memoryLimitBytes,
     ...(values['max-epochs'] !== undefined ? { maxEpochs: parseCount('--max-epochs', values['max-epochs'], 1) } : {}),
     ...(values.timeout !== undefined ? { timeoutMs: parseDuration('--timeout', values.timeout) } : {}),

@@ -3,19 +3,22 @@
 // the next start marks what was left running as interrupted.
 
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { startServer } from '../../api/server.js';
+import { defaultGuestDir } from '../../drivers/guest-image.js';
 import { Manager } from '../../service/manager.js';
 import { parseCommandFlags, parseCount } from '../parse.js';
 import { openStoreFromFlag } from '../store-flag.js';
 
-export const SERVE_USAGE = `usage: shadowvm serve [--host H] [--port P] [--data DIR] [--token T] [--store PATH] [--guests DIR] [--concurrency N]
+export const SERVE_USAGE = `usage: shadowvm serve [--host H] [--port P] [--data DIR] [--token T] [--store PATH] [--guests DIR] [--images DIR] [--concurrency N]
   --host H          address to listen on (default 127.0.0.1; any other needs --token)
   --port P          port (default 7420; 0 picks a free one)
   --data DIR        the manager's directory (default .shadowvm); the database is DIR/shadowvm.db
   --token T         bearer token clients must send (default $SHADOWVM_TOKEN)
   --store PATH      database instead of DIR/shadowvm.db
-  --guests DIR      directory requests name guests in (default guests/bin)
+  --guests DIR      directory requests name wasm guests in (default guests/bin)
+  --images DIR      directory requests name QEMU guest images in (default ${dirname(defaultGuestDir)});
+                    a QEMU request naming none boots the built default guest (${defaultGuestDir})
   --concurrency N   computations running at once; the rest queue (default ${2 * availableParallelism()})`;
 
 export const DEFAULT_PORT = 7420;
@@ -28,6 +31,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     token: { type: 'string' },
     store: { type: 'string' },
     guests: { type: 'string' },
+    images: { type: 'string' },
     concurrency: { type: 'string' },
   });
   const dataDir = resolve(values.data ?? '.shadowvm');
@@ -38,6 +42,7 @@ export async function serveCommand(argv: readonly string[]): Promise<number> {
     store,
     dataDir,
     guestsDir: resolve(values.guests ?? 'guests/bin'),
+    ...(values.images !== undefined ? { imagesDir: resolve(values.images) } : {}),
     ...(values.concurrency !== undefined ? { concurrency: parseCount('--concurrency', values.concurrency, 1) } : {}),
     writeLine: (line) => process.stderr.write(`${line}\n`),
   });

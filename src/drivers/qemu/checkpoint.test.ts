@@ -4,13 +4,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import type { RestoreTarget } from '../types.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
-import { diskContents, qemuMissing } from './testing.js';
+import { diskContents } from './testing.js';
 
 /** Workload round the guest last wrote to sector 0 of a (possibly in-use) qcow2 disk. */
 function lastRoundOnDisk(disk: string, snapshot?: string): number {
@@ -18,9 +19,9 @@ function lastRoundOnDisk(disk: string, snapshot?: string): number {
   return Number(/round (\d+)/.exec(sector)?.[1] ?? 0);
 }
 
-test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: qemuMissing() }, async () => {
+test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000, skip: skipWithout('qemu') }, async () => {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 1500 });
+  const driver = new FreeDriver({ epochMs: 1500 });
   try {
     const profile = driver.profiles()[0]!;
     const vm = await createReplica(driver, 'p', 'primary', profile);
@@ -53,7 +54,7 @@ test('checkpoint, change, restore brings back RAM and disk', { timeout: 180_000,
       restore: { target, log: { read: () => [], length: 0 }, catchUpTo: 0 },
     });
     const next = restored.next();
-    await restored.vm.start(); // throws unless RAM equals the checkpoint's page for page
+    await restored.vm.start(); // a RAM other than the checkpoint's, page for page, would end it instead
     const after = await next;
     assert.equal(after.epoch, delta.epoch + 1);
     const [page] = await restored.vm.readPages([Math.floor((90 * 2 ** 20) / 4096)]);

@@ -8,18 +8,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { skipWithout } from '../../host-tools.js';
 import { type CloneEnd, cloneVm } from './clone.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest, type GuestImage } from './guest-build.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { type LaunchSpec, qemuArgs } from './launch.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { parseRegisters } from './machine.js';
 import { liveQemuCount, QemuProcess, RuntimeDir } from './process.js';
 import { parseProfile } from './profile.js';
 import { QmpClient } from './qmp.js';
 import { pageSize } from './ram.js';
-import { diskContents, qemuMissing } from './testing.js';
-import { parseRegisters } from './vm.js';
+import { diskContents } from './testing.js';
 
 const lastRound = (text: string) => Number([...text.matchAll(/round (\d+) sum/g)].at(-1)?.[1] ?? 0);
 
@@ -31,10 +32,10 @@ async function roundPast(serialFile: string, round: number): Promise<number> {
 
 test('a shadow cloned from a running primary has its RAM, registers and disk, and runs on', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 800 });
+  const driver = new FreeDriver({ epochMs: 800 });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);
@@ -105,7 +106,7 @@ async function launch(runtime: RuntimeDir, image: GuestImage, name: string, inco
 
 test('a clone of a running guest holds its state at the clone point while the source runs on', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const image = await ensureGuest();
   const runtime = RuntimeDir.create();

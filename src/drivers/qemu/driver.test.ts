@@ -1,17 +1,18 @@
 // Boots real TCG guests: lockstep replicas agree page for page, a bit flip shows at the next
-// epoch, and nothing (process or /dev/shm file) is left behind.
+// epoch, and nothing (process or /dev/shm file) is left behind; an epoch budget is the length of
+// a lockstep epoch in instructions.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import type { EpochReport } from '../types.js';
-import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { LockstepDriver } from './lockstep-driver.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
 
 // Boundary rule: a recorder may take an interrupt (or run an async event) at the very count it
 // stops at, which a replayer stopped there by replay-break has not taken yet; both would report
@@ -21,10 +22,10 @@ import { qemuMissing } from './testing.js';
 // published to the shadows.
 test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at the next epoch', {
   timeout: 300_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const image = await ensureGuest();
-  const driver = new QemuDriver({ mode: 'lockstep', epochMs: 400 });
+  const driver = new LockstepDriver({ epochMs: 400 });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);
@@ -60,4 +61,33 @@ test('lockstep: 20 epochs with 0 page differences, then a bit flip detected at t
   assert.equal(liveQemuCount(), 0);
   assert.equal(existsSync(driver.runtimePath), false);
   assert.deepEqual(qemuProcessesUnder(driver.runtimePath), []);
+});
+
+test('lockstep: with an epoch budget, every epoch is that many instructions (give or take a clean stop)', {
+  timeout: 120_000,
+  skip: skipWithout('qemu'),
+}, async () => {
+  await ensureGuest();
+  const budget = 200_000_000;
+  const driver = new LockstepDriver({ epochMs: 400 });
+  try {
+    const primary = await createReplica(driver, 'p', 'primary', driver.profiles()[0]!, { limits: { epochBudget: budget } });
+    const first = primary.next();
+    await primary.vm.start();
+    await first;
+    for (let i = 0; i < 5; i++) await step([primary]);
+    const lengths = primary.reports.map((report) => report.metrics.instructions);
+    const why = `epochs of ${lengths.join(', ')} instructions for a budget of ${budget}`;
+    assert.ok(
+      lengths.every((length) => length >= budget),
+      why,
+    );
+    // The count is read every 10 ms, and a stop (or a clean one, settled in 5 ms runs) may wait for
+    // the vCPU: mostly a few million instructions more, once in a while a few hundred million on a
+    // loaded host.
+    const median = [...lengths].sort((a, b) => a - b)[Math.floor(lengths.length / 2)] ?? 0;
+    assert.ok(median < budget * 1.25, why);
+  } finally {
+    await driver.close();
+  }
 });

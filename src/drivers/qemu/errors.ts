@@ -44,3 +44,17 @@ export class QemuRequestError extends ShadowvmError {
     super('qemu-request', message);
   }
 }
+
+/** A VM's guest does not hold the state it must (a restore, a change of recording): it must not run on. */
+export class StateMismatchError extends ShadowvmError {
+  constructor(message: string) {
+    super('state-mismatch', message);
+  }
+}
+
+/** A request to a VM that is gone (killed, or its QEMU exited): it ended with the VM. */
+export class VmGoneError extends ShadowvmError {
+  constructor(id: string) {
+    super('vm-gone', `VM ${id} is gone (killed or its QEMU exited); the request ended with it`);
+  }
+}

@@ -1,5 +1,5 @@
 // Free-running (COLO-style) shadowing on real TCG guests: the shadow is a clone of the primary,
-// HTTP requests to the primary are mirrored to it, and their replies are paired. The drift score
+// HTTP requests to the primary are mirrored to it, and their replies are paired. The score
 // of the real analysis engine (configured as the manager does for a drift driver) stays under the
 // policy's warn level while the pair is healthy, and crosses predict-failure after a corrupted
 // mirrored request, and (separate pair, fresh models) after a bit flip in the page cache page the
@@ -9,17 +9,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { AnalysisEngine } from '../../analysis/engine.js';
-import { predictionScore } from '../../computation/drift.js';
+import { predictionScore } from '../../computation/predictor.js';
+import { skipWithout } from '../../host-tools.js';
 import { BUILT_IN_VM_POLICY } from '../../policy/defaults.js';
 import type { EpochReport } from '../types.js';
-import { QemuDriver } from './driver.js';
+import { FreeDriver } from './free-driver.js';
 import { findInRam, stepUntilServing, stepWithTraffic } from './free-harness.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, differingPages, type Replica } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
 import { RamFile } from './ram.js';
-import { qemuMissing } from './testing.js';
 
 const level = (name: string) => BUILT_IN_VM_POLICY.levels.find((l) => l.name === name)?.enter ?? Number.NaN;
 const warn = level('warn');
@@ -28,18 +28,18 @@ const predictFailure = level('predict-failure');
 const dataMarker = 'SHADOWVM-DATA-PAGE\n001\n002\n';
 
 interface FreePair {
-  readonly driver: QemuDriver;
+  readonly driver: FreeDriver;
   readonly primary: Replica;
   readonly shadow: Replica;
   readonly port: number;
-  /** Runs one epoch while GETting `paths`; returns the shadow's drift score and the GETs. */
+  /** Runs one epoch while GETting `paths`; returns the shadow's score and the GETs. */
   epoch(paths: readonly string[]): Promise<{ score: number; reports: EpochReport[]; served: number }>;
 }
 
 /** A primary and its clone, serving; `body` runs against them, then everything is cleaned up. */
 async function withFreePair(body: (pair: FreePair) => Promise<void>): Promise<void> {
   await ensureGuest();
-  const driver = new QemuDriver({ mode: 'free', epochMs: 600 });
+  const driver = new FreeDriver({ epochMs: 600 });
   // The engine as the manager configures it for a drift driver: free-running replicas differ in
   // thousands of pages every epoch, so page and reply differences are learned series.
   const engine = new AnalysisEngine({ agreement: driver.agreement });
@@ -102,7 +102,7 @@ async function healthy(pair: FreePair, epochs: number): Promise<void> {
     served += ok;
     compared += reports[1]!.pairedOutputs?.compared ?? 0;
     const paired = JSON.stringify(reports[1]!.pairedOutputs);
-    assert.ok(score < warn, `healthy epoch ${reports[0]!.epoch}: drift score ${score} ≥ warn ${warn} (paired replies ${paired})`);
+    assert.ok(score < warn, `healthy epoch ${reports[0]!.epoch}: score ${score} ≥ warn ${warn} (paired replies ${paired})`);
   }
   assert.ok(served >= epochs, `the primary served /data (${served} of ${3 * epochs})`);
   assert.ok(compared >= epochs, `replies to mirrored /data requests were paired (${compared})`);
@@ -114,12 +114,12 @@ async function crossesWithin(pair: FreePair, epochs: number, what: string): Prom
     scores.push((await pair.epoch(['/data'])).score);
     if (scores.at(-1)! >= predictFailure) return;
   }
-  assert.fail(`${what}: drift scores ${scores.join(', ')} never reached predict-failure ${predictFailure}`);
+  assert.fail(`${what}: scores ${scores.join(', ')} never reached predict-failure ${predictFailure}`);
 }
 
 test('free-running: healthy drift stays under warn, a corrupted mirrored request crosses predict-failure', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 8);
@@ -131,7 +131,7 @@ test('free-running: healthy drift stays under warn, a corrupted mirrored request
 
 test('free-running: a bit flip in the primary page cache of /data crosses predict-failure', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   await withFreePair(async (pair) => {
     await healthy(pair, 5);
@@ -141,7 +141,7 @@ test('free-running: a bit flip in the primary page cache of /data crosses predic
     await crossesWithin(pair, 3, 'bit flip in the primary page cache');
 
     // /result changes every workload round and replicas run at their own pace: its replies are
-    // paired too (and usually differ, which is why a drift score must not rest on such pages).
+    // paired too (and usually differ, which is why a score must not rest on such pages).
     let served = false;
     let compared = 0;
     for (let i = 0; i < 8 && (!served || compared === 0); i++) {

@@ -1,5 +1,6 @@
 // Drives replicas of one computation epoch by epoch the way the manager does (all reach epoch k,
 // then all resume), collecting reports. Used by the tests and the benchmark.
+import { diffPageHashes } from '../../pages/diff.js';
 import type { DiversityProfile, EpochReport, InputRecord, Role, Vm, VmEnd, VmRequest } from '../types.js';
 import type { QemuDriver } from './driver.js';
 
@@ -51,6 +52,7 @@ export async function createReplica(
       },
       onInput: (record) => replica.inputs.push(record),
       onInputMismatch: () => undefined,
+      onRestored: () => undefined,
       onGone: (end) => {
         replica.gone = end;
         failed?.(new Error(`${id} gone: ${end.kind} ${'message' in end ? end.message : ''}`));
@@ -63,13 +65,7 @@ export async function createReplica(
 
 /** Pages whose 16-byte digests differ between two reports. */
 export function differingPages(a: EpochReport, b: EpochReport): number[] {
-  const x = a.digest.pageHashes;
-  const y = b.digest.pageHashes;
-  const pages: number[] = [];
-  for (let page = 0; page < Math.min(x.length, y.length) / 16; page++) {
-    if (Buffer.compare(x.subarray(page * 16, page * 16 + 16), y.subarray(page * 16, page * 16 + 16)) !== 0) pages.push(page);
-  }
-  return pages;
+  return diffPageHashes(a.digest.pageHashes, b.digest.pageHashes);
 }
 
 /** Resumes every replica and waits for all of their next reports (one barrier). */

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { QemuDriver } from './driver.js';
+import { skipWithout } from '../../host-tools.js';
+import { FreeDriver } from './free-driver.js';
 import { ensureGuest } from './guest-build.js';
 import { createReplica, type Replica, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
 
 /** Values of every occurrence of `option` on a command line. */
 const valuesOf = (args: readonly string[], option: string) => args.flatMap((arg, i) => (arg === option ? [args[i + 1] ?? ''] : []));
@@ -26,11 +26,11 @@ function pathsIn(args: readonly string[]): string[] {
 
 test('free-running replicas are sandboxed, shadows reach nothing, files stay private', {
   timeout: 180_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const image = await ensureGuest();
   // The guest tries to reach the host (10.0.2.2) every second and prints the outcome.
-  const driver = new QemuDriver({ mode: 'free', epochMs: 1000, kernelArgs: ['shadowvm.netprobe=1'] });
+  const driver = new FreeDriver({ epochMs: 1000, kernelArgs: ['shadowvm.netprobe=1'] });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'p', 'primary', profile);

@@ -12,10 +12,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ComputationReport } from '../../computation/report.js';
+import { skipWithout } from '../../host-tools.js';
 import { ensureGuest } from './guest-build.js';
 import { qemuProcessesUnder } from './leaks.js';
 import { runtimeRoot } from './process.js';
-import { expectedRound, printedRounds, qemuMissing } from './testing.js';
+import { expectedRound, printedRounds } from './testing.js';
 
 const main = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 const size = 200;
@@ -70,7 +71,7 @@ async function runLockstep(rounds: number, flags: readonly string[]): Promise<Lo
 
 test('lockstep through the manager: every epoch verified page for page, output exact', {
   timeout: 400_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const { report } = await runLockstep(3, ['--shadows', '1', '--epoch-ms', '200ms']);
   assert.deepEqual(report.divergences, []);
@@ -81,7 +82,7 @@ test('lockstep through the manager: every epoch verified page for page, output e
 
 test('lockstep through the manager: a bit flip in the primary is outvoted at its epoch and rolled back, output exact', {
   timeout: 400_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const flipAt = 6;
   const { report, stderr } = await runLockstep(3, ['--shadows', '2', '--inject-bitflip', `primary@epoch=${flipAt}`]);
@@ -94,7 +95,12 @@ test('lockstep through the manager: a bit flip in the primary is outvoted at its
     ],
   );
   assert.equal(report.rollbacks.length, 1);
-  assert.match(stderr, new RegExp(`epoch ${flipAt}: rollback of the primary to verified checkpoint k-\\w+ \\(epoch [1-5]\\)`));
+  assert.match(
+    stderr,
+    new RegExp(
+      `epoch ${flipAt}: rollback c-\\w+/primary \\(vote: .*\\): applied: c-\\w+/primary#2 restores verified checkpoint k-\\w+ \\(epoch [1-5]\\)`,
+    ),
+  );
   const restored = report.replicas.find((r) => r.id.endsWith('/primary#2'));
   assert.equal(restored?.end, 'exit 0', JSON.stringify(report.replicas));
   assert.ok(report.epochs > flipAt, `${report.epochs} epochs`);

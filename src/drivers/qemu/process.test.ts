@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import { RuntimeDir, sweepStale } from './process.js';
-import { qemuMissing } from './testing.js';
 
 test("sweepStale kills a dead manager's processes and removes its files", async () => {
   const root = mkdtempSync(join(tmpdir(), 'shadowvm-sweep-'));
@@ -34,7 +34,7 @@ test("sweepStale kills a dead manager's processes and removes its files", async 
   }
 });
 
-test('a manager ended by SIGTERM takes its QEMUs and its runtime directory with it', { skip: qemuMissing() }, async () => {
+test('a manager ended by SIGTERM takes its QEMUs and its runtime directory with it', { skip: skipWithout('qemu') }, async () => {
   const processModule = new URL('./process.js', import.meta.url).href;
   const manager = spawn(
     process.execPath,

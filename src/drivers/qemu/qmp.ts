@@ -35,10 +35,12 @@ interface Waiter {
 }
 
 export interface QmpConnectOptions {
-  /** How long to keep retrying while QEMU creates its socket. */
+  /** How long to keep retrying while QEMU creates its socket, and to wait for its greeting. */
   readonly connectTimeoutMs?: number;
   /** Default timeout of `execute`. */
   readonly commandTimeoutMs?: number;
+  /** Aborted when the QEMU connected to is gone: the connection attempt ends at once. */
+  readonly signal?: AbortSignal;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -63,9 +65,13 @@ export class QmpClient {
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
     const deadline = Date.now() + connectTimeoutMs;
+    const timeout = () => new QmpTimeoutError(`the QMP connection on ${path}`, connectTimeoutMs);
     for (;;) {
+      if (options.signal?.aborted) throw new QmpClosedError('the QMP greeting');
+      let opened: Socket | undefined;
       try {
-        const { socket, firstLine, rest } = await openSocket(path);
+        const { socket, firstLine, rest } = await openSocket(path, deadline, timeout, options.signal);
+        opened = socket;
         const greeting = greetingSchema.parse(JSON.parse(firstLine));
         const v = greeting.QMP.version.qemu;
         const client = new QmpClient(socket, `${v.major}.${v.minor}.${v.micro}`, options.commandTimeoutMs ?? 30_000);
@@ -73,12 +79,12 @@ export class QmpClient {
         await client.execute('qmp_capabilities');
         return client;
       } catch (error) {
+        // A connection that failed after it opened is not left open.
+        opened?.destroy();
         const code = (error as NodeJS.ErrnoException).code;
         const retryable = code === 'ENOENT' || code === 'ECONNREFUSED';
-        if (!retryable || Date.now() > deadline) {
-          if (retryable) throw new QmpTimeoutError(`the QMP connection on ${path}`, connectTimeoutMs);
-          throw error;
-        }
+        if (!retryable) throw error;
+        if (Date.now() > deadline) throw timeout();
         await sleep(20);
       }
     }
@@ -174,7 +180,11 @@ export class QmpClient {
   }
 
   private dispatch(line: string): void {
-    const message = messageSchema.parse(JSON.parse(line));
+    // A line that is not QMP must not throw out of the socket handler (it would end the manager);
+    // a command it should have answered times out instead.
+    const parsed = messageSchema.safeParse(parseJson(line));
+    if (!parsed.success) return;
+    const message = parsed.data;
     if ('event' in message) {
       const event: QmpEvent = { event: message.event, data: message.data ?? {} };
       for (const listener of this.listeners) listener(event);
@@ -199,27 +209,54 @@ export class QmpClient {
   }
 }
 
-/** Opens the socket and reads up to the greeting's newline (what follows is kept). */
-function openSocket(path: string): Promise<{ socket: Socket; firstLine: string; rest: string }> {
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens the socket and reads up to the greeting's newline (what follows is kept). A QEMU that
+ * accepts and never greets (hung, or killed meanwhile) fails the attempt by the deadline, or at
+ * once when `signal` is aborted.
+ */
+function openSocket(
+  path: string,
+  deadline: number,
+  timeout: () => Error,
+  signal: AbortSignal | undefined,
+): Promise<{ socket: Socket; firstLine: string; rest: string }> {
   return new Promise((resolve, reject) => {
     const socket = connect(path);
     let text = '';
+    const settle = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+    const fail = (error: Error) => {
+      settle();
+      socket.destroy();
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       text += chunk.toString('utf8');
       const newline = text.indexOf('\n');
       if (newline < 0) return;
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
+      settle();
       resolve({ socket, firstLine: text.slice(0, newline), rest: text.slice(newline + 1) });
     };
-    const onError = (error: Error) => {
-      socket.destroy();
-      reject(error);
-    };
-    const onClose = () => reject(Object.assign(new Error('closed before greeting'), { code: 'ECONNREFUSED' }));
+    const onError = (error: Error) => fail(error);
+    const onClose = () => fail(Object.assign(new Error('closed before greeting'), { code: 'ECONNREFUSED' }));
+    const onAbort = () => fail(new QmpClosedError('the QMP greeting'));
+    const timer = setTimeout(() => fail(timeout()), Math.max(0, deadline - Date.now()));
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

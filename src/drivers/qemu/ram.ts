@@ -1,46 +1,20 @@
 // Guest RAM as the host sees it: the memory-backend-file on tmpfs. Read, digested page by page and
 // bit-flipped while the VM is paused, without going through QEMU.
 import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
-import xxhash from 'xxhash-wasm';
-import { QemuRequestError } from './errors.js';
+import { PageImage } from '../../pages/digest.js';
+import { PAGE_SIZE } from '../../pages/hash/page-hasher.js';
+import { QemuProcessError, QemuRequestError } from './errors.js';
 
-export const pageSize = 4096;
+/** Guest pages are the shared page digest's pages (file offset = guest physical address). */
+export const pageSize = PAGE_SIZE;
 
-type H64 = (input: Uint8Array, seed?: bigint) => bigint;
-let hasher: Promise<H64> | undefined;
-const h64 = (): Promise<H64> => (hasher ??= xxhash().then((api) => api.h64Raw));
-
-// Two independent 64-bit hashes make the 16-byte page digest the interface asks for.
-const secondSeed = 0x9e3779b97f4a7c15n;
-
-/** 16 bytes per page: xxh64 with two seeds. */
-export async function digestPages(memory: Uint8Array): Promise<Uint8Array> {
-  const hash = await h64();
-  const pages = Math.floor(memory.length / pageSize);
-  const out = new Uint8Array(pages * 16);
-  const view = new DataView(out.buffer);
-  for (let page = 0; page < pages; page++) {
-    const bytes = memory.subarray(page * pageSize, (page + 1) * pageSize);
-    view.setBigUint64(page * 16, hash(bytes, 0n));
-    view.setBigUint64(page * 16 + 8, hash(bytes, secondSeed));
+/** Reads the whole open file `fd` into `target`, which is as long as the file. */
+function readFully(fd: number, target: Uint8Array): void {
+  for (let done = 0; done < target.length; ) {
+    const read = readSync(fd, target, done, target.length - done, done);
+    if (read === 0) throw new QemuProcessError(`guest RAM ended at byte ${done} of ${target.length}: its QEMU is gone`);
+    done += read;
   }
-  return out;
-}
-
-let zeroDigest: Promise<Uint8Array> | undefined;
-/** The digest of a page of zeros: the pages a guest never touched (or freed and zeroed). */
-export const zeroPageDigest = (): Promise<Uint8Array> => (zeroDigest ??= digestPages(new Uint8Array(pageSize)));
-
-/**
- * Pages of guest RAM holding anything but zeros: the guest's memory in use as the host sees it
- * (the RAM size itself never changes, so it says nothing about growth).
- */
-export function pagesInUse(pageHashes: Uint8Array, zero: Uint8Array): number {
-  let used = 0;
-  for (let at = 0; at < pageHashes.length; at += 16) {
-    if (Buffer.compare(pageHashes.subarray(at, at + 16), zero) !== 0) used++;
-  }
-  return used;
 }
 
 export class RamFile {
@@ -50,14 +24,24 @@ export class RamFile {
     this.path = path;
   }
 
-  /** The whole of guest RAM (one read of the tmpfs file). */
+  /** The whole of guest RAM read straight into a page image (one read of the tmpfs file, no copy). */
+  readImage(): PageImage {
+    const fd = openSync(this.path, 'r');
+    try {
+      const image = new PageImage(fstatSync(fd).size);
+      readFully(fd, image.bytes);
+      return image;
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** The whole of guest RAM as a buffer (tests and the benchmark search and compare it). */
   readAll(): Buffer {
     const fd = openSync(this.path, 'r');
     try {
-      const size = fstatSync(fd).size;
-      const buffer = Buffer.allocUnsafe(size);
-      let done = 0;
-      while (done < size) done += readSync(fd, buffer, done, size - done, done);
+      const buffer = Buffer.allocUnsafe(fstatSync(fd).size);
+      readFully(fd, buffer);
       return buffer;
     } finally {
       closeSync(fd);

@@ -5,21 +5,21 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
+import { skipWithout } from '../../host-tools.js';
 import type { EpochReport, RestoreTarget } from '../types.js';
-import { QemuDriver } from './driver.js';
 import { ensureGuest } from './guest-build.js';
 import { quietKernelAddress } from './guest-layout.js';
 import { createReplica, differingPages, step } from './harness.js';
 import { qemuProcessesUnder } from './leaks.js';
+import { LockstepDriver } from './lockstep-driver.js';
 import { liveQemuCount } from './process.js';
-import { qemuMissing } from './testing.js';
 
 test('lockstep rollback: replay from the checkpoint to the barrier, then a new recording the shadow follows', {
   timeout: 300_000,
-  skip: qemuMissing(),
+  skip: skipWithout('qemu'),
 }, async () => {
   const image = await ensureGuest();
-  const driver = new QemuDriver({ mode: 'lockstep', epochMs: 300 });
+  const driver = new LockstepDriver({ epochMs: 300 });
   try {
     const profile = driver.profiles()[0]!;
     const primary = await createReplica(driver, 'c/primary', 'primary', profile);

@@ -1,18 +1,10 @@
-// For tests that boot real guests: they need Debian's qemu-system-x86 and busybox-static
-// (installed by .ci/run); a newcomer's machine may not have them, and the skip says what to install.
-import { execFileSync, spawnSync } from 'node:child_process';
+// For tests that boot real guests (which skip, or fail under CI, through src/host-tools.ts when
+// QEMU is missing): what the guest's workload prints, and disk helpers.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-
-/** A skip reason naming the missing tool and the packages to install, or false when all are there. */
-export function qemuMissing(): string | false {
-  const missing = ['qemu-system-x86_64', 'qemu-img', 'busybox'].find(
-    (tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error !== undefined,
-  );
-  return missing ? `${missing} is not installed (apt-get install qemu-system-x86 qemu-utils busybox-static)` : false;
-}
 
 /** What the guest's workload prints for round n (init.sh: seq n n+size | sha256sum | cut -c1-16). */
 export function expectedRound(n: number, size: number): string {

@@ -65,6 +65,8 @@ export class WasmDriver implements Driver {
   readonly name = 'wasm';
   readonly agreement = 'exact';
   readonly capabilities = WASM_CAPABILITIES;
+  /** The VMs the driver made that may still run: its close ends them. */
+  private vms: WasmVm[] = [];
 
   private constructor(
     private readonly image: WasmImage,
@@ -98,13 +100,14 @@ export class WasmDriver implements Driver {
     }
     const replay = request.restore ? [...request.restore.log.read(0)] : [];
     const live = request.role === 'primary' && this.image.stdinFd !== undefined;
-    return new WasmVm({
+    const vm = new WasmVm({
       driver: this,
       id: request.id,
       role: request.role,
       profile,
       events: request.events,
       ...(profile.v8Flags ? { v8Flags: profile.v8Flags } : {}),
+      ...(request.restore?.target ? { restoreTarget: request.restore.target } : {}),
       init: {
         vmId: request.id,
         role: request.role,
@@ -121,9 +124,16 @@ export class WasmDriver implements Driver {
         faults: [],
       },
     });
+    // Gone VMs are let go as new ones come, so a long computation's rollbacks do not pile up.
+    this.vms = [...this.vms.filter((made) => !made.ended), vm];
+    return vm;
   }
 
+  /** Ends the VMs still running (a worker or a child process each), then lets go of the stdin it opened. */
   async close(): Promise<void> {
+    const running = this.vms.filter((vm) => !vm.ended);
+    this.vms = [];
+    await Promise.all(running.map((vm) => vm.kill('driver closed')));
     if (this.image.closeStdin && this.image.stdinFd !== undefined) closeSync(this.image.stdinFd);
   }
 }

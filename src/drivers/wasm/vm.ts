@@ -1,7 +1,21 @@
 // The host side of one wasm VM: implements the driver capabilities by messaging its replica.
 
-import { ensureCapability, limitCapabilities } from '../capabilities.js';
-import type { DiversityProfile, Driver, Fault, InputRecord, ResourceLimits, Role, SnapshotDelta, Vm, VmEnd, VmEvents } from '../types.js';
+import { ensureCapability, faultCapability, limitCapabilities } from '../capabilities.js';
+import { sameState } from '../state.js';
+import type {
+  DiversityProfile,
+  Driver,
+  EpochReport,
+  Fault,
+  InputRecord,
+  ResourceLimits,
+  Role,
+  SnapshotDelta,
+  StateDigest,
+  Vm,
+  VmEnd,
+  VmEvents,
+} from '../types.js';
 import { describeEnd } from '../vm-end.js';
 import type { HostToReplica, ReplicaInit, ReplicaReply, ReplicaToHost } from './protocol.js';
 import { ProcessReplicaHost, type ReplicaHost, ThreadReplicaHost } from './replica-host.js';
@@ -16,6 +30,8 @@ export interface WasmVmOptions {
   readonly v8Flags?: readonly string[];
   /** The driver, whose capabilities bound what the VM is asked. */
   readonly driver: Pick<Driver, 'name' | 'capabilities'>;
+  /** A restored VM's checkpoint: the state its re-execution must reach at that epoch. */
+  readonly restoreTarget?: { readonly epoch: number; readonly digest: StateDigest };
 }
 
 export class WasmVm implements Vm {
@@ -32,6 +48,8 @@ export class WasmVm implements Vm {
   private currentLimits: ResourceLimits;
   /** Settles start() if the VM ends before it was ready. */
   private startFailed: ((error: Error) => void) | undefined;
+  /** Cleared once the re-execution reached the restore target with its state. */
+  private restoreTarget: WasmVmOptions['restoreTarget'];
 
   constructor(private readonly options: WasmVmOptions) {
     this.id = options.id;
@@ -40,9 +58,16 @@ export class WasmVm implements Vm {
     this.events = options.events;
     this.init = options.init;
     this.currentLimits = options.init.limits;
+    this.restoreTarget = options.restoreTarget;
+  }
+
+  /** The VM is gone (onGone came). */
+  get ended(): boolean {
+    return this.gone;
   }
 
   start(): Promise<void> {
+    if (this.gone) return Promise.reject(new Error(`VM ${this.id} has ended and cannot start`));
     return new Promise((resolve, reject) => {
       this.startFailed = reject;
       const onMessage = (message: ReplicaToHost): void => {
@@ -74,12 +99,14 @@ export class WasmVm implements Vm {
   }
 
   async readPages(pages: readonly number[]): Promise<Uint8Array[]> {
+    ensureCapability(this.options.driver, 'pages', 'reading pages');
     const reply = await this.request((id) => ({ t: 'read-pages', id, pages }));
     if (reply.kind !== 'pages') throw new Error(`VM ${this.id} could not read pages: ${describe(reply)}`);
     return reply.pages;
   }
 
   async snapshot(basePageHashes?: Uint8Array): Promise<SnapshotDelta> {
+    ensureCapability(this.options.driver, 'checkpoint', 'a checkpoint');
     const reply = await this.request((id) => ({ t: 'snapshot', id, ...(basePageHashes ? { base: basePageHashes } : {}) }));
     if (reply.kind !== 'snapshot') throw new Error(`VM ${this.id} could not snapshot: ${describe(reply)}`);
     return reply.delta;
@@ -113,6 +140,7 @@ export class WasmVm implements Vm {
   }
 
   async inject(fault: Fault): Promise<void> {
+    ensureCapability(this.options.driver, faultCapability(fault), `a ${fault.kind} fault`);
     if (!this.host) {
       // Not started yet: the fault lands at the end of the first epoch.
       this.init = { ...this.init, faults: [...this.init.faults, { epoch: 1, fault }] };
@@ -136,7 +164,7 @@ export class WasmVm implements Vm {
       case 'flushed':
         return;
       case 'epoch':
-        return this.events.onEpoch(message.report);
+        return this.report(message.report);
       case 'input':
         return this.events.onInput(message.record);
       case 'mismatch':
@@ -151,6 +179,24 @@ export class WasmVm implements Vm {
         void this.host?.kill();
         return;
     }
+  }
+
+  /**
+   * A restored VM re-executes from its initial state: the report of the target's epoch must carry
+   * the target's state. Equal, it says so and runs on; different (or ended before), it ends there.
+   */
+  private report(report: EpochReport): void {
+    const target = this.restoreTarget;
+    if (target && (report.epoch >= target.epoch || report.end)) {
+      this.restoreTarget = undefined;
+      if (report.epoch !== target.epoch || !sameState(report.digest, target.digest)) {
+        this.finish({ kind: 'error', message: `restore of ${this.id} to epoch ${target.epoch} did not reproduce its state` });
+        void this.host?.kill();
+        return;
+      }
+      this.events.onRestored(target.epoch);
+    }
+    this.events.onEpoch(report);
   }
 
   /** The VM is gone, however it ended: no request to it may stay pending. */

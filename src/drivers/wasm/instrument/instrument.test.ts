@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import binaryen from 'binaryen';
+import { skipWithout } from '../../../host-tools.js';
 import { BUDGET_EXPORT, GROW_IMPORT, IMPORT_MODULE } from './abi.js';
 import { InvalidWasmError, Memory64Error, NoMemoryError, NoStartError, NotWasmError, UnsupportedWasmError } from './errors.js';
 import { type InstrumentedModule, instrumentModule } from './instrument.js';
-import { clangAvailable, compileC, type GuestRun, runGuest } from './testing.js';
+import { compileC, type GuestRun, runGuest } from './testing.js';
 
 const GUEST = String.raw`
 #include <stdio.h>
@@ -110,10 +111,7 @@ function textModule(wat: string, features = binaryen.Features.MutableGlobals): U
   }
 }
 
-const haveClang = await clangAvailable();
-const NO_CLANG = 'clang --target=wasm32-wasi (with a WASI sysroot) is not installed';
-
-describe('instrumentModule on clang-built guests', { skip: haveClang ? false : NO_CLANG }, () => {
+describe('instrumentModule on clang-built guests', { skip: skipWithout('clang') }, () => {
   let original: Uint8Array<ArrayBuffer>;
   let instrumented: InstrumentedModule;
   let bare: WebAssembly.Module;

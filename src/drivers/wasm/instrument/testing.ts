@@ -20,17 +20,6 @@ class GuestExit extends Error {
   }
 }
 
-let clangWorks: Promise<boolean> | undefined;
-
-/** Whether `clang --target=wasm32-wasi` can build a C program here (compiler and sysroot). */
-export function clangAvailable(): Promise<boolean> {
-  clangWorks ??= compileC('int main(void) { return 0; }').then(
-    () => true,
-    () => false,
-  );
-  return clangWorks;
-}
-
 /** Compiles one C source into a WASI command (`clang --target=wasm32-wasi -O2 …`). */
 export async function compileC(source: string, extraFlags: readonly string[] = []): Promise<Uint8Array<ArrayBuffer>> {
   const dir = await mkdtemp(join(tmpdir(), 'shadowvm-cc-'));

@@ -125,7 +125,9 @@ class ByteReader {
   }
 
   skipName(): void {
-    this.seek(this.offset + this.leb());
+    // The length first: `this.offset + this.leb()` would add the offset from before the length.
+    const length = this.leb();
+    this.seek(this.offset + length);
   }
 
   skipValueType(): void {

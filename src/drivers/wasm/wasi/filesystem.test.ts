@@ -6,9 +6,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { skipWithout } from '../../../host-tools.js';
 import { ProcExit } from './errors.js';
 import { RecordingGate } from './gate.js';
-import { clangMissing, compileC, OutputLog, runGuest, watchedStdin } from './guest-fixture.js';
+import { compileC, OutputLog, runGuest, watchedStdin } from './guest-fixture.js';
 import { createWasi } from './wasi.js';
 
 const ESCAPES = String.raw`
@@ -105,9 +106,7 @@ const EXIT_3 = `
 int main(void) { exit(3); }
 `;
 
-const skip = clangMissing();
-
-describe('preopened directories seen by a C guest', { skip }, () => {
+describe('preopened directories seen by a C guest', { skip: skipWithout('clang') }, () => {
   let root = '';
 
   before(() => {

@@ -1,5 +1,5 @@
 // Test support: compiles small C programs to wasm32-wasi with the system clang and runs them on
-// this layer. Used by the tests beside it; clang missing means those tests skip.
+// this layer. Used by the tests beside it (which need the host tool `clang`, see host-tools.ts).
 
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,19 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcExit } from './errors.js';
 import { createWasi, type WasiOptions } from './wasi.js';
-
-/** Why C guests cannot be built here, or undefined when they can. */
-export function clangMissing(): string | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'shadowvm-clang-'));
-  try {
-    compileIn(dir, 'probe', 'int main(void) { return 0; }');
-    return undefined;
-  } catch (error) {
-    return `clang --target=wasm32-wasi is not usable: ${(error as Error).message.split('\n')[0]}`;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Compiles `source` (C) with `clang --target=wasm32-wasi -O2` in a throwaway directory. */
 export function compileC(name: string, source: string): WebAssembly.Module {

@@ -6,9 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { skipWithout } from '../../../host-tools.js';
 import { ReplayDivergenceError } from './errors.js';
 import { ChainedGate, END_OF_LOG, type GateRecord, RecordingGate, ReplayGate } from './gate.js';
-import { clangMissing, compileC, OutputLog, runGuest, stdinOf, watchedStdin } from './guest-fixture.js';
+import { compileC, OutputLog, runGuest, stdinOf, watchedStdin } from './guest-fixture.js';
 
 const MIXED_INPUTS = String.raw`
 #include <dirent.h>
@@ -66,9 +67,7 @@ int main(void) {
 }
 `;
 
-const skip = clangMissing();
-
-describe('record and replay of a C guest', { skip }, () => {
+describe('record and replay of a C guest', { skip: skipWithout('clang') }, () => {
   let inputDir = '';
   let mixed: WebAssembly.Module;
   let draws: WebAssembly.Module;
